@@ -1,0 +1,53 @@
+/**
+ * The seed's time example: `GET /events` sends the current time every second.
+ *
+ *   npm start                      # PORT=8080 by default
+ *   curl -N http://localhost:8080/events
+ */
+import { HttpRouter, HttpServer, HttpServerRequest } from "@effect/platform"
+import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { Clock, Config, Effect, Layer, Schedule, Stream } from "effect"
+import { createServer } from "node:http"
+import { fileURLToPath } from "node:url"
+import * as SseEvent from "../src/SseEvent.js"
+import * as SseResponse from "../src/SseResponse.js"
+
+/** RFC 3339 in UTC without fractions, as the seed prints it: `2025-01-18T04:30:00Z`. */
+export const formatTime = (millis: number): string => new Date(millis).toISOString().replace(/\.\d+Z$/, "Z")
+
+/**
+ * One `time` event a second, ids `evt-1`, `evt-2`, … counted per stream, so per connection. The time comes
+ * from the `Clock`, so tests drive it with `TestClock`.
+ */
+export const timeEvents: Stream.Stream<SseEvent.SseEvent> = Stream.fromSchedule(Schedule.spaced("1 second")).pipe(
+  Stream.mapEffect((n) =>
+    Effect.map(Clock.currentTimeMillis, (now) =>
+      SseEvent.make(formatTime(now)).pipe(
+        SseEvent.withType("time"),
+        SseEvent.withId(`evt-${n + 1}`)
+      ))
+  )
+)
+
+const events = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const client = request.remoteAddress._tag === "Some" ? request.remoteAddress.value : "unknown"
+  yield* Effect.log(`client connected: ${client}`)
+  return yield* SseResponse.stream(
+    timeEvents.pipe(Stream.ensuring(Effect.log(`client disconnected: ${client}`)))
+  )
+})
+
+export const router = HttpRouter.empty.pipe(HttpRouter.get("/events", events))
+
+export const TimeServer = HttpServer.serve(router).pipe(
+  HttpServer.withLogAddress,
+  Layer.provide(NodeHttpServer.layerConfig(createServer, {
+    port: Config.integer("PORT").pipe(Config.withDefault(8080)),
+    host: Config.string("HOST").pipe(Config.withDefault(undefined))
+  }))
+)
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  NodeRuntime.runMain(Layer.launch(TimeServer))
+}

@@ -1,0 +1,18 @@
+/**
+ * @since 0.1.0
+ */
+
+/**
+ * @since 0.1.0
+ */
+export * as SseConnection from "./SseConnection.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as SseEvent from "./SseEvent.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as SseResponse from "./SseResponse.js"
