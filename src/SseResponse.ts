@@ -20,6 +20,7 @@ import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import type * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Stream from "effect/Stream"
 import * as server from "./internal/server.js"
 import type { ResponseOptions } from "./SseConnection.js"
@@ -57,14 +58,8 @@ export const stream: {
     options?: ResponseOptions
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>
 } = dual(
-  (args) => Stream.StreamTypeId in args[0],
-  <E, R>(events: Stream.Stream<SseEvent.SseEvent, E, R>, options?: ResponseOptions) =>
-    Effect.gen(function*() {
-      const context = yield* Effect.context<R>()
-      const request = yield* server.currentRequest
-      const bytes = events.pipe(Stream.pipeThroughChannelOrFail(server.encodeChannel()), Stream.provideContext(context))
-      return server.respond(request, bytes, options, Effect.void)
-    })
+  (args) => Predicate.hasProperty(args[0], Stream.StreamTypeId),
+  server.serveStream
 )
 
 /**

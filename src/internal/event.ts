@@ -233,6 +233,9 @@ export const encodeString = (self: SseEvent.SseEvent): Either.Either<string, Sse
 const textEncoder = new TextEncoder()
 const encodedCache = new WeakMap<SseEvent.SseEvent, Either.Either<Uint8Array, SseEventError>>()
 
+/** Encodes an event known to be valid (no id or type), without caching. @internal */
+export const unsafeEncode = (self: SseEvent.SseEvent): Uint8Array => textEncoder.encode(unsafeEncodeString(self))
+
 /** @internal */
 export const encode = (self: SseEvent.SseEvent): Either.Either<Uint8Array, SseEventError> => {
   let encoded = encodedCache.get(self)

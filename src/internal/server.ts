@@ -5,10 +5,12 @@ import * as Cause from "effect/Cause"
 import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as SseEvent from "../SseEvent.js"
 import * as event from "./event.js"
@@ -24,12 +26,21 @@ export interface ServeOptions {
 /** @internal */
 export const defaultKeepAlive = Duration.seconds(15)
 
-const connectedBytes = Option.getOrThrow(Option.getRight(event.encode(event.comment("connected"))))
-const keepAliveBytes = Option.getOrThrow(Option.getRight(event.encode(event.comment("keep-alive"))))
+/** @internal */
+export const keepAliveMillis = (options: ServeOptions | undefined): number | undefined =>
+  options?.keepAlive === false ? undefined : Duration.toMillis(options?.keepAlive ?? defaultKeepAlive)
+
+const encodeValid = (self: SseEvent.SseEvent): Uint8Array => Option.getOrThrow(Option.getRight(event.encode(self)))
 
 /** @internal */
-export const concatBytes = (chunk: Chunk.Chunk<Uint8Array>): Uint8Array => {
-  const parts = Chunk.toReadonlyArray(chunk)
+export const connectedBytes = encodeValid(event.comment("connected"))
+
+/** @internal */
+export const keepAliveBytes = encodeValid(event.comment("keep-alive"))
+
+/** @internal */
+export const concatBytes = (chunk: Chunk.Chunk<Uint8Array> | ReadonlyArray<Uint8Array>): Uint8Array => {
+  const parts = Chunk.isChunk(chunk) ? Chunk.toReadonlyArray(chunk) : chunk
   if (parts.length === 1) return parts[0]
   let size = 0
   for (let i = 0; i < parts.length; i++) size += parts[i].length
@@ -76,9 +87,7 @@ export const encodeChannel = <E>(): Channel.Channel<
         }
         parts.push(encoded.right)
       }
-      const write = parts.length === 0
-        ? Channel.void
-        : Channel.write(Chunk.of(concatBytes(Chunk.unsafeFromArray(parts))))
+      const write = parts.length === 0 ? Channel.void : Channel.write(Chunk.of(concatBytes(parts)))
       return error === undefined ? Channel.zipRight(write, loop) : Channel.zipRight(write, Channel.fail(error))
     },
     onFailure: Channel.failCause,
@@ -92,6 +101,12 @@ export const lastEventIdFrom = (request: HttpServerRequest.HttpServerRequest): O
   const header = request.headers["last-event-id"]
   return typeof header === "string" && header.length > 0 ? Option.some(header) : Option.none()
 }
+
+/** @internal */
+export const lastEventId = Effect.map(HttpServerRequest.HttpServerRequest, lastEventIdFrom)
+
+/** @internal */
+export const currentRequest = Effect.serviceOption(HttpServerRequest.HttpServerRequest)
 
 const httpVersionMajor = (source: unknown): number | undefined => {
   const major = (source as { httpVersionMajor?: unknown } | undefined)?.httpVersionMajor
@@ -114,80 +129,139 @@ export const responseHeaders = (
   return extra === undefined ? headers : Headers.merge(headers, Headers.fromInput(extra))
 }
 
-const keepAliveStream = (interval: number, lastWrite: { value: number }): Stream.Stream<Uint8Array> => {
-  const next: Effect.Effect<Uint8Array> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    const due = lastWrite.value + interval
-    if (now >= due) {
-      lastWrite.value = now
-      return Effect.succeed(keepAliveBytes)
-    }
-    return Effect.zipRight(Effect.sleep(due - now), Effect.suspend(() => next))
-  })
-  return Stream.repeatEffect(next)
-}
-
 /**
- * Turns a stream of wire bytes into an SSE response: headers, `: connected` and the optional `retry` at once,
- * keep-alive comments when the body has been quiet for the interval, an end when the server closes, and a
- * failure of the body logged and turned into a clean end. `onEnd` runs exactly once when the body ends for any
- * reason (completion, failure, client abort, shutdown).
+ * The write side of one SSE response: a mailbox of wire bytes that the response drains into the socket,
+ * the time of the last offer (for keep-alive) and the connection's scope.
  *
  * @internal
  */
-export const respond = <E>(
-  request: Option.Option<HttpServerRequest.HttpServerRequest>,
-  body: Stream.Stream<Uint8Array, E>,
+export interface Outbox {
+  readonly mailbox: Mailbox.Mailbox<Uint8Array>
+  readonly scope: Scope.CloseableScope
+  readonly request: Option.Option<HttpServerRequest.HttpServerRequest>
+  lastOffer: number
+}
+
+/**
+ * Opens an outbox: `: connected` and the optional `retry` are queued first; the connection's scope is
+ * closed when the response ends, and by the request's scope if the response is never served. An invalid
+ * `retry` is logged and ends the response after `: connected`.
+ *
+ * @internal
+ */
+export const makeOutbox = (
   options: ServeOptions | undefined,
-  onEnd: Effect.Effect<void>
+  mailboxOptions: { readonly capacity?: number; readonly strategy?: "suspend" | "sliding" } = {}
+): Effect.Effect<Outbox> =>
+  Effect.gen(function*() {
+    const request = yield* currentRequest
+    const mailbox = yield* Mailbox.make<Uint8Array>(mailboxOptions)
+    const scope = yield* Scope.make()
+    const requestScope = yield* Effect.serviceOption(Scope.Scope)
+    if (Option.isSome(requestScope)) {
+      yield* Scope.addFinalizer(requestScope.value, Scope.close(scope, Exit.void))
+    }
+    const outbox: Outbox = { mailbox, scope, request, lastOffer: yield* Clock.currentTimeMillis }
+    if (options?.retry === undefined) {
+      mailbox.unsafeOffer(connectedBytes)
+    } else {
+      const retry = event.encode(event.retry(options.retry))
+      if (retry._tag === "Right") {
+        mailbox.unsafeOffer(concatBytes([connectedBytes, retry.right]))
+      } else {
+        mailbox.unsafeOffer(connectedBytes)
+        yield* Effect.logError("effect-sse: invalid initial retry; ending the response", retry.left)
+        mailbox.unsafeDone(Exit.void)
+      }
+    }
+    return outbox
+  })
+
+/**
+ * Writes a `: keep-alive` comment whenever nothing was offered for `interval` milliseconds. Runs in the
+ * connection's scope.
+ *
+ * @internal
+ */
+export const forkKeepAlive = (outbox: Outbox, interval: number | undefined): Effect.Effect<void> => {
+  if (interval === undefined) return Effect.void
+  const loop: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const due = outbox.lastOffer + interval
+    if (now < due) return Effect.zipRight(Effect.sleep(due - now), loop)
+    // If the mailbox is full there is data waiting anyway; either way the clock restarts now.
+    outbox.mailbox.unsafeOffer(keepAliveBytes)
+    outbox.lastOffer = now
+    return loop
+  })
+  return Effect.asVoid(Effect.forkIn(loop, outbox.scope))
+}
+
+/**
+ * The response for an outbox. The body drains the mailbox, one socket write per batch; it ends when the
+ * mailbox is done (after what was queued is written), when the client leaves (the server interrupts it) or
+ * when the server closes (the shutdown hook ends the mailbox). Whatever ends it closes the connection's scope.
+ *
+ * @internal
+ */
+export const toResponse = (
+  outbox: Outbox,
+  options: ServeOptions | undefined,
+  onTake?: (chunk: Chunk.Chunk<Uint8Array>) => void
 ): HttpServerResponse.HttpServerResponse => {
-  // An invalid initial retry fails the body like any invalid event: it is logged and the response ends.
-  const prelude: Stream.Stream<Uint8Array, event.SseEventError> = options?.retry === undefined
-    ? Stream.succeed(connectedBytes)
-    : Stream.fromEffect(
-      Effect.map(event.encode(event.retry(options.retry)), (retry) => concatBytes(Chunk.make(connectedBytes, retry)))
-    )
-  const keepAlive = options?.keepAlive === undefined ? defaultKeepAlive : options.keepAlive
-  const stream = Stream.unwrapScoped(Effect.gen(function*() {
-    const closing = yield* Deferred.make<void>()
-    if (Option.isSome(request)) {
-      const source = request.value.source
-      yield* Effect.acquireRelease(
-        Effect.sync(() => shutdown.register(source, () => Deferred.unsafeDone(closing, Effect.void))),
+  const { mailbox, request, scope } = outbox
+  const body = Stream.unwrapScoped(Effect.map(
+    Option.isSome(request)
+      ? Effect.acquireRelease(
+        Effect.sync(() => shutdown.register(request.value.source, () => mailbox.unsafeDone(Exit.void))),
         (unregister) => Effect.sync(unregister)
       )
-    }
-    const lastWrite = { value: yield* Clock.currentTimeMillis }
-    let data: Stream.Stream<Uint8Array, E> = body
-    if (keepAlive !== false) {
-      data = body.pipe(
-        Stream.mapChunksEffect((chunk) =>
-          Effect.map(Clock.currentTimeMillis, (now) => {
-            lastWrite.value = now
-            return chunk
-          })
-        ),
-        Stream.merge(keepAliveStream(Duration.toMillis(keepAlive), lastWrite), { haltStrategy: "left" })
-      )
-    }
-    return Stream.concat(prelude, data).pipe(
-      Stream.interruptWhen(Deferred.await(closing))
-    )
-  })).pipe(
-    Stream.catchAllCause((cause) =>
-      Cause.isInterruptedOnly(cause) ? Stream.empty : Stream.drain(Stream.fromEffect(
-        Effect.logError("effect-sse: the event stream failed after the response started; ending the response", cause)
-      ))
-    ),
-    Stream.ensuring(onEnd)
-  )
-  return HttpServerResponse.stream(stream, {
+      : Effect.void,
+    () =>
+      Stream.mapChunks(Mailbox.toStream(mailbox), (chunk) => {
+        if (onTake !== undefined) onTake(chunk)
+        return Chunk.of(concatBytes(chunk))
+      })
+  )).pipe(Stream.ensuring(Scope.close(scope, Exit.void)))
+  return HttpServerResponse.stream(body, {
     contentType: "text/event-stream",
     headers: responseHeaders(request, options?.headers)
   })
 }
 
-/** @internal */
-export const lastEventId = Effect.map(HttpServerRequest.HttpServerRequest, lastEventIdFrom)
+/**
+ * Logs a failure of the code producing events for a response; interruption is the normal way a producer
+ * stops and is not logged.
+ *
+ * @internal
+ */
+export const logFailure = (what: string) => <E>(cause: Cause.Cause<E>): Effect.Effect<void> =>
+  Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(`effect-sse: ${what}`, cause)
 
-/** @internal */
-export const currentRequest = Effect.serviceOption(HttpServerRequest.HttpServerRequest)
+/**
+ * Serves a stream of events: a producer fiber encodes it into the outbox, suspending while the outbox is
+ * full (socket backpressure).
+ *
+ * @internal
+ */
+export const serveStream = <E, R>(
+  events: Stream.Stream<SseEvent.SseEvent, E, R>,
+  options: ServeOptions | undefined
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R> =>
+  Effect.gen(function*() {
+    const outbox = yield* makeOutbox(options, { capacity: 16 })
+    const { mailbox } = outbox
+    yield* events.pipe(
+      Stream.pipeThroughChannelOrFail(encodeChannel()),
+      Stream.runForEachChunk((chunk) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          outbox.lastOffer = now
+          return mailbox.offer(concatBytes(chunk))
+        })
+      ),
+      Effect.catchAllCause(logFailure("the event stream failed after the response started; ending the response")),
+      Effect.ensuring(mailbox.end),
+      Effect.forkIn(outbox.scope)
+    )
+    yield* forkKeepAlive(outbox, keepAliveMillis(options))
+    return toResponse(outbox, options)
+  })

@@ -6,8 +6,9 @@ import * as GlobalValue from "effect/GlobalValue"
  * `server.close()` waits for every open response to end, and an event stream never ends on its own, so a
  * server with SSE clients would never finish closing (Effect issue #3922). Each SSE response registers here
  * under the `http.Server` that accepted its socket; the first registration wraps that server's `close` so
- * that closing the server also ends every SSE response on it, then closes the keep-alive sockets they leave
- * idle. Requests that are not served by a Node `http.Server` are not registered.
+ * that closing the server also ends every SSE response on it, closes the keep-alive sockets they leave idle,
+ * and, after a grace period, destroys the sockets of responses that could not finish (a client that stopped
+ * reading). Requests that are not served by a Node `http.Server` are not registered.
  *
  * @internal
  */
@@ -19,10 +20,18 @@ interface NodeServerLike {
   listening: boolean
 }
 
+interface Connection {
+  readonly end: () => void
+  readonly destroy: () => void
+}
+
 interface Registry {
-  readonly connections: Set<() => void>
+  readonly connections: Set<Connection>
   closing: boolean
 }
+
+/** @internal */
+export const gracePeriodMillis = 1000
 
 const registries = GlobalValue.globalValue(
   Symbol.for("effect-sse/internal/shutdown/registries"),
@@ -33,10 +42,29 @@ const isNodeServer = (u: unknown): u is NodeServerLike =>
   typeof u === "object" && u !== null && typeof (u as NodeServerLike).close === "function" &&
   typeof (u as NodeServerLike).once === "function"
 
-/** @internal */
-export const nodeServerOf = (source: unknown): NodeServerLike | undefined => {
-  const server = (source as { socket?: { server?: unknown } } | undefined)?.socket?.server
-  return isNodeServer(server) ? server : undefined
+interface SocketLike {
+  readonly server?: unknown
+  readonly destroy?: () => void
+}
+
+const socketOf = (source: unknown): SocketLike | undefined => {
+  const socket = (source as { socket?: unknown } | undefined)?.socket
+  return typeof socket === "object" && socket !== null ? socket as SocketLike : undefined
+}
+
+/**
+ * Destroys the socket under a Node request, if there is one. Used to drop a client that stopped reading:
+ * ending its response would leave the unsent bytes and the socket in memory.
+ *
+ * @internal
+ */
+export const destroySocket = (source: unknown): boolean => {
+  const socket = socketOf(source)
+  if (socket !== undefined && typeof socket.destroy === "function") {
+    socket.destroy()
+    return true
+  }
+  return false
 }
 
 const install = (server: NodeServerLike): Registry => {
@@ -47,15 +75,19 @@ const install = (server: NodeServerLike): Registry => {
     const result = close.apply(this, args)
     if (!registry.closing) {
       registry.closing = true
-      for (const end of Array.from(registry.connections)) end()
-      registry.connections.clear()
+      for (const connection of Array.from(registry.connections)) connection.end()
       // Responses end asynchronously; their keep-alive sockets then sit idle and would hold `close` open
       // until the keep-alive timeout. Close idle sockets until the server reports it is closed.
-      if (typeof server.closeIdleConnections === "function") {
-        const timer = setInterval(() => server.closeIdleConnections!(), 20)
-        timer.unref()
-        server.once("close", () => clearInterval(timer))
-      }
+      const idle = setInterval(() => server.closeIdleConnections?.(), 20)
+      const grace = setTimeout(() => {
+        for (const connection of Array.from(registry.connections)) connection.destroy()
+      }, gracePeriodMillis)
+      idle.unref()
+      grace.unref()
+      server.once("close", () => {
+        clearInterval(idle)
+        clearTimeout(grace)
+      })
     }
     return result
   }
@@ -63,22 +95,23 @@ const install = (server: NodeServerLike): Registry => {
 }
 
 /**
- * Registers `end` to be called when the server that owns `source` closes. Returns the unregister function.
- * If the server is already closing, `end` is called at once.
+ * Registers a response to be ended when the server that owns `source` closes. Returns the unregister
+ * function, to call when the response has ended. If the server is already closing, `end` is called at once.
  *
  * @internal
  */
 export const register = (source: unknown, end: () => void): () => void => {
-  const server = nodeServerOf(source)
-  if (server === undefined) return noop
+  const server = socketOf(source)?.server
+  if (!isNodeServer(server)) return noop
   const registry = registries.get(server) ?? install(server)
   if (registry.closing || !server.listening) {
     end()
     return noop
   }
-  registry.connections.add(end)
+  const connection: Connection = { end, destroy: () => destroySocket(source) }
+  registry.connections.add(connection)
   return () => {
-    registry.connections.delete(end)
+    registry.connections.delete(connection)
   }
 }
 
