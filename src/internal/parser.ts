@@ -1,0 +1,320 @@
+import * as Channel from "effect/Channel"
+import * as Chunk from "effect/Chunk"
+import * as Data from "effect/Data"
+import * as Either from "effect/Either"
+import type * as SseParser from "../SseParser.js"
+
+/** @internal */
+export const defaultMaxBufferSize = 8 * 1024 * 1024
+
+/** @internal */
+export class SseParserError extends Data.TaggedError("SseParserError")<{
+  readonly reason: "LineTooLong" | "EventTooLarge"
+  readonly limit: number
+}> {
+  override get message(): string {
+    switch (this.reason) {
+      case "LineTooLong":
+        return `SseParser: a line is longer than the limit of ${this.limit} characters`
+      case "EventTooLarge":
+        return `SseParser: an event's data is longer than the limit of ${this.limit} characters`
+    }
+  }
+}
+
+const LF = 10
+const CR = 13
+const SPACE = 32
+const COLON = 58
+const BOM = 0xFEFF
+
+/** @internal */
+export const isEvent = (output: SseParser.Output): output is SseParser.Event => output._tag === "Event"
+
+/** @internal */
+export const isRetry = (output: SseParser.Output): output is SseParser.Retry => output._tag === "Retry"
+
+const isDigits = (s: string, start: number, end: number): boolean => {
+  if (start === end) return false
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 48 || c > 57) return false
+  }
+  return true
+}
+
+/**
+ * The parser of the standard, one line at a time. Lines are located with `indexOf` scans over each decoded
+ * chunk and handed over as `(string, start, end)` ranges, so that no line is copied unless it spans chunks.
+ *
+ * @internal
+ */
+export class Parser implements SseParser.Parser {
+  private readonly maxBufferSize: number
+  private decoder: TextDecoder | undefined = undefined
+  // Set once text has been fed, so that only the first text of a stream may lose a BOM.
+  private started = false
+  // The previous chunk ended with CR: an LF at the start of the next one belongs to it.
+  private skipLF = false
+  private pending = ""
+  private data = ""
+  private hasData = false
+  private type = ""
+  private idBuffer: string
+  private failure: SseParserError | undefined = undefined
+  private out: Array<SseParser.Output> = []
+  lastEventId: string
+
+  constructor(options?: SseParser.Options) {
+    this.maxBufferSize = options?.maxBufferSize ?? defaultMaxBufferSize
+    this.lastEventId = options?.lastEventId ?? ""
+    this.idBuffer = this.lastEventId
+  }
+
+  feed(chunk: Uint8Array): Either.Either<ReadonlyArray<SseParser.Output>, SseParserError> {
+    const out: Array<SseParser.Output> = []
+    const error = this.feedInto(chunk, out)
+    return error === undefined ? Either.right(out) : Either.left(error)
+  }
+
+  feedString(chunk: string): Either.Either<ReadonlyArray<SseParser.Output>, SseParserError> {
+    const out: Array<SseParser.Output> = []
+    const error = this.feedStringInto(chunk, out)
+    return error === undefined ? Either.right(out) : Either.left(error)
+  }
+
+  /** Decodes and parses `chunk`, pushing what it completes onto `out`. */
+  feedInto(chunk: Uint8Array, out: Array<SseParser.Output>): SseParserError | undefined {
+    if (this.failure !== undefined) return this.failure
+    if (this.decoder === undefined) {
+      // The decoder drops one leading BOM itself (ignoreBOM: false), even when it is split across chunks.
+      this.decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: false })
+      this.started = true
+    }
+    this.out = out
+    this.text(this.decoder.decode(chunk, { stream: true }))
+    return this.failure
+  }
+
+  /** Parses already decoded text, pushing what it completes onto `out`. */
+  feedStringInto(chunk: string, out: Array<SseParser.Output>): SseParserError | undefined {
+    if (this.failure !== undefined) return this.failure
+    if (!this.started && chunk.length > 0) {
+      this.started = true
+      if (chunk.charCodeAt(0) === BOM) chunk = chunk.slice(1)
+    }
+    this.out = out
+    this.text(chunk)
+    return this.failure
+  }
+
+  end(): void {
+    this.decoder = undefined
+    this.started = false
+    this.skipLF = false
+    this.pending = ""
+    this.data = ""
+    this.hasData = false
+    this.type = ""
+    // A new stream starts from the source's last event ID string, as browsers do on reconnection.
+    this.idBuffer = this.lastEventId
+    this.failure = undefined
+    this.out = []
+  }
+
+  private text(text: string): void {
+    const length = text.length
+    if (length === 0) return
+    let pos = 0
+    if (this.skipLF) {
+      this.skipLF = false
+      if (text.charCodeAt(0) === LF) pos = 1
+    }
+    let lf = text.indexOf("\n", pos)
+    let cr = text.indexOf("\r", pos)
+    if (this.pending.length > 0) {
+      const end = cr === -1 ? lf : lf === -1 ? cr : cr < lf ? cr : lf
+      if (end === -1) {
+        this.pending += pos === 0 ? text : text.slice(pos)
+        if (this.pending.length > this.maxBufferSize) this.fail("LineTooLong")
+        return
+      }
+      const line = this.pending + text.slice(pos, end)
+      this.pending = ""
+      if (!this.line(line, 0, line.length)) return
+      pos = this.next(text, end, length)
+    }
+    while (pos < length) {
+      if (lf !== -1 && lf < pos) lf = text.indexOf("\n", pos)
+      if (cr !== -1 && cr < pos) cr = text.indexOf("\r", pos)
+      const end = cr === -1 ? lf : lf === -1 ? cr : cr < lf ? cr : lf
+      if (end === -1) {
+        this.pending = pos === 0 ? text : text.slice(pos)
+        if (this.pending.length > this.maxBufferSize) this.fail("LineTooLong")
+        return
+      }
+      if (!this.line(text, pos, end)) return
+      pos = this.next(text, end, length)
+    }
+  }
+
+  /** The position after the line break at `end`: CRLF is one break, and a CR ending the chunk may own an LF. */
+  private next(text: string, end: number, length: number): number {
+    if (text.charCodeAt(end) === CR) {
+      if (end + 1 === length) {
+        this.skipLF = true
+        return length
+      }
+      if (text.charCodeAt(end + 1) === LF) return end + 2
+    }
+    return end + 1
+  }
+
+  /** Processes the line `s[start, end)`; returns false when a limit was exceeded. */
+  private line(s: string, start: number, end: number): boolean {
+    if (start === end) {
+      this.dispatch()
+      return true
+    }
+    if (end - start > this.maxBufferSize) {
+      this.fail("LineTooLong")
+      return false
+    }
+    const first = s.charCodeAt(start)
+    if (first === COLON) return true
+    // `data:` is by far the most frequent field.
+    if (
+      first === 100 && s.charCodeAt(start + 1) === 97 && s.charCodeAt(start + 2) === 116 &&
+      s.charCodeAt(start + 3) === 97 && s.charCodeAt(start + 4) === COLON
+    ) {
+      let valueStart = start + 5
+      if (valueStart < end && s.charCodeAt(valueStart) === SPACE) valueStart++
+      return this.appendData(s.slice(valueStart, end))
+    }
+    let colon = start + 1
+    while (colon < end && s.charCodeAt(colon) !== COLON) colon++
+    let valueStart = colon + 1
+    if (valueStart < end && s.charCodeAt(valueStart) === SPACE) valueStart++
+    switch (s.slice(start, colon)) {
+      case "data":
+        return this.appendData(colon < end ? s.slice(valueStart, end) : "")
+      case "event":
+        this.type = colon < end ? s.slice(valueStart, end) : ""
+        return true
+      case "id": {
+        const value = colon < end ? s.slice(valueStart, end) : ""
+        if (value.indexOf("\0") === -1) this.idBuffer = value
+        return true
+      }
+      case "retry":
+        if (colon < end && isDigits(s, valueStart, end)) {
+          this.out.push({ _tag: "Retry", millis: Number(s.slice(valueStart, end)) })
+        }
+        return true
+      default:
+        return true
+    }
+  }
+
+  private appendData(value: string): boolean {
+    if (this.hasData) {
+      this.data = this.data + "\n" + value
+    } else {
+      this.data = value
+      this.hasData = true
+    }
+    if (this.data.length > this.maxBufferSize) {
+      this.fail("EventTooLarge")
+      return false
+    }
+    return true
+  }
+
+  private dispatch(): void {
+    this.lastEventId = this.idBuffer
+    if (this.hasData) {
+      this.out.push({
+        _tag: "Event",
+        type: this.type === "" ? "message" : this.type,
+        data: this.data,
+        lastEventId: this.idBuffer
+      })
+      this.data = ""
+      this.hasData = false
+    }
+    this.type = ""
+  }
+
+  private fail(reason: SseParserError["reason"]): void {
+    this.failure = new SseParserError({ reason, limit: this.maxBufferSize })
+    this.pending = ""
+    this.data = ""
+    this.hasData = false
+  }
+}
+
+/** @internal */
+export const make = (options?: SseParser.Options): Parser => new Parser(options)
+
+/** @internal */
+export const parse = (
+  input: string | Uint8Array | Iterable<string | Uint8Array>,
+  options?: SseParser.Options
+): Either.Either<Array<SseParser.Output>, SseParserError> => {
+  const parser = new Parser(options)
+  const out: Array<SseParser.Output> = []
+  const chunks = typeof input === "string" || input instanceof Uint8Array ? [input] : input
+  for (const chunk of chunks) {
+    const error = typeof chunk === "string" ? parser.feedStringInto(chunk, out) : parser.feedInto(chunk, out)
+    if (error !== undefined) return Either.left(error)
+  }
+  parser.end()
+  return Either.right(out)
+}
+
+/**
+ * A channel that feeds each input chunk to `parser`, writes what it completes, and fails once a limit is
+ * exceeded, after writing the outputs completed before the offending line.
+ *
+ * @internal
+ */
+export const channel = <In, IE, Done>(
+  parser: Parser,
+  feed: (parser: Parser, chunk: In, out: Array<SseParser.Output>) => SseParserError | undefined
+): Channel.Channel<Chunk.Chunk<SseParser.Output>, Chunk.Chunk<In>, IE | SseParserError, IE, Done, Done> => {
+  const loop: Channel.Channel<Chunk.Chunk<SseParser.Output>, Chunk.Chunk<In>, IE | SseParserError, IE, Done, Done> =
+    Channel.readWithCause({
+      onInput: (input: Chunk.Chunk<In>) => {
+        const out: Array<SseParser.Output> = []
+        let error: SseParserError | undefined
+        const chunks = Chunk.toReadonlyArray(input)
+        for (let i = 0; i < chunks.length; i++) {
+          error = feed(parser, chunks[i], out)
+          if (error !== undefined) break
+        }
+        const write = out.length === 0 ? Channel.void : Channel.write(Chunk.unsafeFromArray(out))
+        return error === undefined ? Channel.zipRight(write, loop) : Channel.zipRight(write, Channel.fail(error))
+      },
+      onFailure: Channel.failCause,
+      onDone: (done: Done) => {
+        parser.end()
+        return Channel.succeed(done)
+      }
+    })
+  return loop
+}
+
+const feedBytes = (parser: Parser, chunk: Uint8Array, out: Array<SseParser.Output>) => parser.feedInto(chunk, out)
+const feedText = (parser: Parser, chunk: string, out: Array<SseParser.Output>) => parser.feedStringInto(chunk, out)
+
+/** @internal */
+export const decode = <IE = never, Done = unknown>(
+  options?: SseParser.Options
+): Channel.Channel<Chunk.Chunk<SseParser.Output>, Chunk.Chunk<Uint8Array>, IE | SseParserError, IE, Done, Done> =>
+  Channel.suspend(() => channel(new Parser(options), feedBytes))
+
+/** @internal */
+export const decodeString = <IE = never, Done = unknown>(
+  options?: SseParser.Options
+): Channel.Channel<Chunk.Chunk<SseParser.Output>, Chunk.Chunk<string>, IE | SseParserError, IE, Done, Done> =>
+  Channel.suspend(() => channel(new Parser(options), feedText))
