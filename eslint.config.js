@@ -2,7 +2,7 @@ import effectPlugin from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "dist/**", "bench/results/**", "coverage/**"] },
+  { ignores: ["node_modules/**", "dist/**", "test/.docs/**", "bench/results/**", "coverage/**"] },
   ...tseslint.configs.recommended,
   ...effectPlugin.configs.dprint,
   {

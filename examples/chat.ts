@@ -7,11 +7,11 @@
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Chunk, Clock, Config, Context, Data, Effect, Layer, ParseResult, Schema, Stream } from "effect"
+import * as SseEvent from "effect-sse/SseEvent"
+import * as SseHub from "effect-sse/SseHub"
 import { readFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { fileURLToPath } from "node:url"
-import * as SseEvent from "../src/SseEvent.js"
-import * as SseHub from "../src/SseHub.js"
 
 const NonBlank = Schema.String.pipe(
   Schema.filter((s) => s.trim().length > 0, { message: () => "must not be empty" })

@@ -7,10 +7,10 @@
 import { HttpRouter, HttpServer, HttpServerRequest } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Clock, Config, Effect, Layer, Schedule, Stream } from "effect"
+import * as SseEvent from "effect-sse/SseEvent"
+import * as SseResponse from "effect-sse/SseResponse"
 import { createServer } from "node:http"
 import { fileURLToPath } from "node:url"
-import * as SseEvent from "../src/SseEvent.js"
-import * as SseResponse from "../src/SseResponse.js"
 
 /** RFC 3339 in UTC without fractions, as the seed prints it: `2025-01-18T04:30:00Z`. */
 export const formatTime = (millis: number): string => new Date(millis).toISOString().replace(/\.\d+Z$/, "Z")

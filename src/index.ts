@@ -15,4 +15,9 @@ export * as SseEvent from "./SseEvent.js"
 /**
  * @since 0.1.0
  */
+export * as SseHub from "./SseHub.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as SseResponse from "./SseResponse.js"
