@@ -83,6 +83,16 @@ export class HubClosed extends internal.HubClosed {}
 export class SubscriberDropped extends internal.SubscriberDropped {}
 
 /**
+ * Raised by `publish` (and by `subscribe` when resuming) when the hub's backend cannot be reached — a
+ * Redis hub while Redis is down. The in-memory hub never raises it. A publish that fails with it was not
+ * published.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class HubUnavailable extends internal.HubUnavailable {}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -140,12 +150,12 @@ export interface SseHub<in out A> {
   readonly publish: (
     message: A,
     options?: PublishOptions
-  ) => Effect.Effect<string, HubClosed | SseEvent.SseEventError>
+  ) => Effect.Effect<string, HubClosed | HubUnavailable | SseEvent.SseEventError>
   /** Publishes several messages in order, atomically with respect to other publishers; returns their ids. */
   readonly publishAll: (
     messages: Iterable<A>,
     options?: PublishOptions
-  ) => Effect.Effect<ReadonlyArray<string>, HubClosed | SseEvent.SseEventError>
+  ) => Effect.Effect<ReadonlyArray<string>, HubClosed | HubUnavailable | SseEvent.SseEventError>
   /**
    * Subscribes now and returns the events as a stream: the retained events after `lastEventId` (if given),
    * then every later publish. The subscription lasts as long as the scope. The stream ends when the hub
@@ -153,7 +163,7 @@ export interface SseHub<in out A> {
    */
   readonly subscribe: (
     options?: SubscribeOptions
-  ) => Effect.Effect<Stream.Stream<SseEvent.SseEvent, SubscriberDropped>, HubClosed, Scope.Scope>
+  ) => Effect.Effect<Stream.Stream<SseEvent.SseEvent, SubscriberDropped>, HubClosed | HubUnavailable, Scope.Scope>
   /**
    * Serves the hub to the current request as an SSE response, resuming from the request's `Last-Event-ID`
    * header, or its `lastEventId` query parameter. The fast path: events are written as the bytes the hub

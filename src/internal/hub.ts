@@ -6,6 +6,7 @@ import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Mailbox from "effect/Mailbox"
@@ -153,6 +154,10 @@ export class History {
     }
   }
 
+  seqOf(id: string): number | undefined {
+    return this.byId.get(id)?.seq
+  }
+
   /**
    * What a subscriber that last saw `lastEventId` must be sent before live events: the entries after it,
    * or, when the id is not retained, every retained entry and `lost: true`.
@@ -174,81 +179,188 @@ export const lostEvent = (lastEventId: string): SseEvent.SseEvent =>
   event.withType(event.make(JSON.stringify({ lastEventId })), "lost")
 
 // -----------------------------------------------------------------------------
-// the hub
+// backends
 // -----------------------------------------------------------------------------
+
+/** What a resuming subscriber must get before live events. @internal */
+export interface Resume {
+  readonly lost: boolean
+  readonly entries: ReadonlyArray<Entry>
+}
+
+/**
+ * Where a hub's events come from and where its history lives. The engine does the local fan-out; a backend
+ * accepts publishes, feeds entries to the engine in one global order, and answers resumption.
+ *
+ * @internal
+ */
+export interface Backend {
+  /** Accepts events for publication; returns their ids. */
+  readonly publish: (
+    events: ReadonlyArray<SseEvent.SseEvent>,
+    topics: ReadonlyArray<string> | undefined
+  ) => Effect.Effect<ReadonlyArray<string>, HubUnavailable | event.SseEventError>
+  /** The retained entries after `lastEventId`, or all of them with `lost` when it is not retained. */
+  readonly resume: (
+    lastEventId: string,
+    topics: ReadonlySet<string> | undefined
+  ) => Effect.Effect<Resume, HubUnavailable>
+  /** Whether `entry` comes after the event with id `id` (an id the backend has seen). */
+  readonly isAfter: (entry: Entry, id: string) => boolean
+  /** Starts feeding entries, in order, to `deliver`, in the hub's scope. */
+  readonly start: (
+    deliver: (batch: ReadonlyArray<Entry>, now: number) => void
+  ) => Effect.Effect<void, never, Scope.Scope>
+  /** Delivers what was accepted, then stops feeding. */
+  readonly stop: Effect.Effect<void>
+}
+
+/** @internal */
+export class HubUnavailable extends Data.TaggedError("HubUnavailable")<{
+  readonly hub: string
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    return `The SSE hub "${this.hub}" cannot reach its backend: ${String(this.cause)}`
+  }
+}
 
 const End = Symbol.for("effect-sse/SseHub/End")
 
-type Envelope = Entry | typeof End
+/**
+ * The in-process backend: publishes go through a `PubSub` to one dispatcher fiber, which appends them to a
+ * bounded `History` and hands them to the engine.
+ *
+ * @internal
+ */
+export const memoryBackend = (options: {
+  readonly historySize: number
+  readonly maxAge: number | undefined
+}): Effect.Effect<Backend, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const history = new History(options.historySize, options.maxAge)
+    const pubsub = yield* PubSub.unbounded<Entry | typeof End>()
+    const dequeue = yield* PubSub.subscribe(pubsub)
+    const stopped = yield* Deferred.make<void>()
+    // Ids continue from the clock, so that ids of an earlier run of the process are never reused: an old id
+    // is then reported as lost instead of silently matching a different event.
+    let seq = (yield* Clock.currentTimeMillis) * 1000
+    let ended = false
+
+    // Assigning sequence numbers and offering happen in one synchronous step, so the order of ids is the
+    // order of delivery even with concurrent publishers.
+    const publish: Backend["publish"] = (events, topics) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<ReadonlyArray<string>, event.SseEventError> => {
+        const prepared: Array<Entry> = []
+        for (const e of events) {
+          const next = seq + prepared.length + 1
+          const id = e.id === undefined || e.id === "" ? String(next) : e.id
+          const withId = e.id === id ? e : event.withId(e, id)
+          const bytes = event.encode(withId)
+          if (bytes._tag === "Left") return Effect.fail(bytes.left)
+          prepared.push({ seq: next, id, event: withId, bytes: bytes.right, topics, at: now })
+        }
+        seq += prepared.length
+        for (const entry of prepared) pubsub.unsafeOffer(entry)
+        return Effect.succeed(prepared.map((entry) => entry.id))
+      })
+
+    const start: Backend["start"] = (deliver) => {
+      const loop: Effect.Effect<void> = Effect.flatMap(Queue.takeAll(dequeue), (envelopes) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          let done = false
+          const entries: Array<Entry> = []
+          for (const envelope of envelopes) {
+            if (envelope === End) {
+              done = true
+            } else entries.push(envelope)
+          }
+          if (entries.length > 0) {
+            for (const entry of entries) {
+              history.append(entry)
+            }
+            history.evictOlderThan(now)
+            deliver(entries, now)
+          }
+          return done ? Effect.void : loop
+        }))
+      return Effect.asVoid(Effect.forkScoped(Effect.ensuring(loop, Deferred.succeed(stopped, undefined))))
+    }
+
+    const stop = Effect.suspend(() => {
+      if (!ended) {
+        ended = true
+        pubsub.unsafeOffer(End)
+      }
+      return Effect.zipRight(Deferred.await(stopped), PubSub.shutdown(pubsub))
+    })
+
+    return {
+      publish,
+      resume: (lastEventId, topics) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          history.evictOlderThan(now)
+          return history.resume(lastEventId, topics)
+        }),
+      isAfter: (entry, id) => {
+        const seen = history.seqOf(id)
+        return seen === undefined || entry.seq > seen
+      },
+      start,
+      stop
+    }
+  })
+
+// -----------------------------------------------------------------------------
+// the engine: local fan-out
+// -----------------------------------------------------------------------------
 
 /** @internal */
 export const make = <A, R = never>(
   options: SseHub.Options<A, R>
+): Effect.Effect<SseHub.SseHub<A>, never, Scope.Scope | R> =>
+  Effect.flatMap(
+    memoryBackend({
+      historySize: options.history?.size ?? defaults.historySize,
+      maxAge: options.history?.maxAge === undefined ? undefined : Duration.toMillis(options.history.maxAge)
+    }),
+    (backend) => makeWith(options, backend)
+  )
+
+/** @internal */
+export const makeWith = <A, R = never>(
+  options: SseHub.Options<A, R>,
+  backend: Backend
 ): Effect.Effect<SseHub.SseHub<A>, never, Scope.Scope | R> =>
   Effect.gen(function*() {
     const name = options.name ?? defaults.name
     const bufferSize = Math.max(1, options.bufferSize ?? defaults.bufferSize)
     const dropOldest = options.slowClient === "drop-oldest"
     const keepAlive = server.keepAliveMillis(options)
-    const history = new History(
-      options.history?.size ?? defaults.historySize,
-      options.history?.maxAge === undefined ? undefined : Duration.toMillis(options.history.maxAge)
-    )
-    const tags = { hub: name }
-    const clientsGauge = Metric.taggedWithLabels(metrics.clients, [])
-    const published = Metric.tagged(metrics.published, "hub", tags.hub)
-    const delivered = Metric.tagged(metrics.delivered, "hub", tags.hub)
-    const droppedClients = Metric.tagged(metrics.droppedClients, "hub", tags.hub)
-    const droppedEvents = Metric.tagged(metrics.droppedEvents, "hub", tags.hub)
-    const clientsMetric = Metric.tagged(clientsGauge, "hub", tags.hub)
+    const published = Metric.tagged(metrics.published, "hub", name)
+    const delivered = Metric.tagged(metrics.delivered, "hub", name)
+    const droppedClients = Metric.tagged(metrics.droppedClients, "hub", name)
+    const droppedEvents = Metric.tagged(metrics.droppedEvents, "hub", name)
+    const clientsMetric = Metric.tagged(metrics.clients, "hub", name)
 
     const context = yield* Effect.context<R>()
     const toEvent = makeToEvent(options)
-    const pubsub = yield* PubSub.unbounded<Envelope>()
-    const dequeue = yield* PubSub.subscribe(pubsub)
     const subscribers = new Set<Subscriber>()
     const clients = yield* SubscriptionRef.make(0)
-    const stopped = yield* Deferred.make<void>()
     const hubScope = yield* Effect.scope
-    let closed = false
-    // Ids continue from the clock, so that ids of an earlier run of the process are never reused: an old id
-    // is then reported as lost instead of silently matching a different event.
-    let seq = (yield* Clock.currentTimeMillis) * 1000
-
     const closedError = new HubClosed({ hub: name })
-
-    // Publishing assigns the sequence number and offers in one synchronous step, so the order of ids is the
-    // order of delivery even with concurrent publishers.
-    const enqueue = (
-      events: ReadonlyArray<SseEvent.SseEvent>,
-      topics: ReadonlyArray<string> | undefined
-    ): Effect.Effect<ReadonlyArray<string>, HubClosed | event.SseEventError> =>
-      Effect.flatMap(
-        Clock.currentTimeMillis,
-        (now): Effect.Effect<ReadonlyArray<string>, HubClosed | event.SseEventError> => {
-          if (closed) return Effect.fail(closedError)
-          const prepared: Array<Entry> = []
-          for (const e of events) {
-            const next = seq + 1
-            const id = e.id === undefined || e.id === "" ? String(next) : e.id
-            const withId = e.id === id ? e : event.withId(e, id)
-            const bytes = event.encode(withId)
-            if (bytes._tag === "Left") return Effect.fail(bytes.left)
-            seq = next
-            prepared.push({ seq: next, id, event: withId, bytes: bytes.right, topics, at: now })
-          }
-          for (const entry of prepared) pubsub.unsafeOffer(entry)
-          published.unsafeUpdate(prepared.length, [])
-          return Effect.succeed(prepared.map((entry) => entry.id))
-        }
-      )
+    let closed = false
 
     const publishAll = (
       messages: Iterable<A>,
       publishOptions?: SseHub.PublishOptions
-    ): Effect.Effect<ReadonlyArray<string>, HubClosed | event.SseEventError> =>
+    ): Effect.Effect<ReadonlyArray<string>, HubClosed | HubUnavailable | event.SseEventError> =>
       Effect.forEach(messages, toEvent).pipe(
-        Effect.flatMap((events) => enqueue(events, publishOptions?.topics)),
+        Effect.flatMap((events): Effect.Effect<
+          ReadonlyArray<string>,
+          HubClosed | HubUnavailable | event.SseEventError
+        > => closed ? Effect.fail(closedError) : backend.publish(events, publishOptions?.topics)),
+        Effect.tap((ids) => published.unsafeUpdate(ids.length, [])),
         Effect.provide(context),
         Effect.withSpan("SseHub.publish", { attributes: { hub: name } })
       )
@@ -256,14 +368,11 @@ export const make = <A, R = never>(
     const publish = (
       message: A,
       publishOptions?: SseHub.PublishOptions
-    ): Effect.Effect<string, HubClosed | event.SseEventError> =>
+    ): Effect.Effect<string, HubClosed | HubUnavailable | event.SseEventError> =>
       Effect.map(publishAll([message], publishOptions), (ids) => ids[0])
 
-    // The dispatcher: the one place that appends to the history and fans out, so that a subscriber's
-    // snapshot of the history and its live events never overlap nor leave a gap.
-    const deliver = (batch: Chunk.Chunk<Entry>, now: number) => {
-      for (const entry of batch) history.append(entry)
-      history.evictOlderThan(now)
+    const deliver = (entries: ReadonlyArray<Entry>) => {
+      const batch = Chunk.unsafeFromArray(entries)
       for (const subscriber of subscribers) {
         const mine = subscriber.topics === undefined ? batch : Chunk.filter(batch, (e) => matches(subscriber.topics, e))
         if (Chunk.isEmpty(mine)) continue
@@ -277,31 +386,13 @@ export const make = <A, R = never>(
         }
       }
     }
-
-    const dispatch: Effect.Effect<void> = Effect.flatMap(Queue.takeAll(dequeue), (envelopes) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        let ended = false
-        const entries: Array<Entry> = []
-        for (const envelope of envelopes) {
-          if (envelope === End) {
-            ended = true
-          } else entries.push(envelope)
-        }
-        if (entries.length > 0) {
-          deliver(Chunk.unsafeFromArray(entries), now)
-        }
-        return ended ? Effect.void : dispatch
-      }))
-
-    yield* dispatch.pipe(Effect.ensuring(Deferred.succeed(stopped, undefined)), Effect.forkIn(hubScope))
+    yield* backend.start(deliver)
 
     if (keepAlive !== undefined) {
       yield* Effect.sleep(keepAlive).pipe(
         Effect.zipRight(Clock.currentTimeMillis),
         Effect.map((now) => {
-          for (const subscriber of subscribers) {
-            subscriber.keepAlive?.(now)
-          }
+          for (const subscriber of subscribers) subscriber.keepAlive?.(now)
         }),
         Effect.forever,
         Effect.forkIn(hubScope)
@@ -309,43 +400,86 @@ export const make = <A, R = never>(
     }
 
     const shutdownHub = Effect.suspend(() => {
-      if (closed) {
-        return Deferred.await(stopped)
-      }
       closed = true
-      // Everything published before the shutdown is delivered, then every subscriber ends.
-      pubsub.unsafeOffer(End)
-      return Deferred.await(stopped).pipe(
-        Effect.zipRight(Effect.sync(() => {
-          for (const subscriber of subscribers) {
-            subscriber.end()
-          }
+      // Everything accepted before the shutdown is delivered, then every subscriber ends.
+      return Effect.zipRight(
+        backend.stop,
+        Effect.sync(() => {
+          for (const subscriber of subscribers) subscriber.end()
           subscribers.clear()
-        })),
-        Effect.zipRight(PubSub.shutdown(pubsub))
+        })
       )
     })
     yield* Scope.addFinalizer(hubScope, shutdownHub)
 
     const changeClients = (delta: number) =>
-      SubscriptionRef.updateAndGet(clients, (n) =>
-        n + delta).pipe(
-          Effect.tap((n) =>
-            clientsMetric.unsafeUpdate(n, [])
-          )
-        )
+      SubscriptionRef.updateAndGet(clients, (n) => n + delta).pipe(
+        Effect.tap((n) => clientsMetric.unsafeUpdate(n, []))
+      )
 
-    /** Registers a subscriber and returns what it must receive before live events, in one synchronous step. */
-    const register = (
-      subscriber: Subscriber,
-      lastEventId: Option.Option<string>
-    ): { lost: boolean; entries: Array<Entry> } | undefined => {
-      if (closed) return undefined
-      subscribers.add(subscriber)
-      return Option.isNone(lastEventId)
-        ? { lost: false, entries: [] }
-        : history.resume(lastEventId.value, subscriber.topics)
+    /**
+     * Registers a subscriber at once (so it misses nothing published from now on) but holds its live
+     * events until `start` has written what comes before them: a greeting, the `lost` event, the resumed
+     * history. Live events that the history already covered are skipped, so the hand-over has no gap and no
+     * duplicate whatever the timing.
+     */
+    const attach = (
+      topics: ReadonlySet<string> | undefined,
+      sink: {
+        readonly offer: (entries: Chunk.Chunk<Entry>) => number
+        readonly keepAlive: ((now: number) => void) | undefined
+        readonly end: () => void
+        readonly drop: () => void
+      }
+    ) => {
+      let pending: Array<Entry> | undefined = []
+      const subscriber: Subscriber = {
+        topics,
+        offer: (entries) => {
+          if (pending === undefined) return sink.offer(entries)
+          for (const entry of entries) pending.push(entry)
+          return pending.length <= bufferSize || dropOldest ? 0 : -1
+        },
+        keepAlive: sink.keepAlive,
+        end: sink.end,
+        drop: sink.drop
+      }
+      const live = (resumed: Resume | undefined, lastEventId: Option.Option<string>) => {
+        const held = pending ?? []
+        pending = undefined
+        const last = resumed !== undefined && resumed.entries.length > 0
+          ? resumed.entries[resumed.entries.length - 1].id
+          : resumed !== undefined && !resumed.lost && Option.isSome(lastEventId)
+          ? lastEventId.value
+          : undefined
+        const fresh = last === undefined ? held : held.filter((entry) => backend.isAfter(entry, last))
+        if (fresh.length === 0) return
+        const dropped = sink.offer(Chunk.unsafeFromArray(fresh))
+        if (dropped < 0) {
+          subscribers.delete(subscriber)
+          droppedClients.unsafeUpdate(1, [])
+          sink.drop()
+        } else if (dropped > 0) {
+          droppedEvents.unsafeUpdate(dropped, [])
+        }
+      }
+      return { subscriber, live }
     }
+
+    const register = (subscriber: Subscriber) =>
+      Effect.acquireRelease(
+        Effect.suspend(() => {
+          if (closed) return Effect.fail(closedError)
+          subscribers.add(subscriber)
+          return changeClients(1)
+        }),
+        () => Effect.zipRight(Effect.sync(() => subscribers.delete(subscriber)), changeClients(-1))
+      )
+
+    const resumeFrom = (lastEventId: Option.Option<string>, topics: ReadonlySet<string> | undefined) =>
+      Option.isNone(lastEventId)
+        ? Effect.succeed(undefined)
+        : backend.resume(lastEventId.value, topics) as Effect.Effect<Resume | undefined, HubUnavailable>
 
     const topicsOf = (topics: ReadonlyArray<string> | undefined) => topics === undefined ? undefined : new Set(topics)
 
@@ -355,28 +489,24 @@ export const make = <A, R = never>(
           dropOldest ? { capacity: bufferSize, strategy: "sliding" } : undefined
         )
         const dropError = new SubscriberDropped({ hub: name, bufferSize })
-        const subscriber: Subscriber = {
-          topics: topicsOf(subscribeOptions?.topics),
+        const topics = topicsOf(subscribeOptions?.topics)
+        const { live, subscriber } = attach(topics, {
           offer: (entries) => {
             const before = Option.getOrElse(mailbox.unsafeSize(), () => 0)
             mailbox.unsafeOfferAll(Chunk.map(entries, (e) => e.event))
             const size = before + Chunk.size(entries)
-            if (size <= bufferSize) return 0
-            return dropOldest ? size - bufferSize : -1
+            return size <= bufferSize ? 0 : dropOldest ? size - bufferSize : -1
           },
           keepAlive: undefined,
           end: () => mailbox.unsafeDone(Exit.void),
           drop: () => mailbox.unsafeDone(Exit.fail(dropError))
-        }
+        })
         const lastEventId = normalizeId(subscribeOptions?.lastEventId)
-        const replay = yield* Effect.acquireRelease(
-          Effect.sync(() => register(subscriber, lastEventId)),
-          () => Effect.zipRight(Effect.sync(() => subscribers.delete(subscriber)), changeClients(-1))
-        )
-        if (replay === undefined) return yield* Effect.fail(closedError)
-        yield* changeClients(1)
-        const prelude: Array<SseEvent.SseEvent> = replay.entries.map((e) => e.event)
-        if (replay.lost && Option.isSome(lastEventId)) prelude.unshift(lostEvent(lastEventId.value))
+        yield* register(subscriber)
+        const resumed = yield* resumeFrom(lastEventId, topics)
+        const prelude: Array<SseEvent.SseEvent> = resumed === undefined ? [] : resumed.entries.map((e) => e.event)
+        if (resumed?.lost === true && Option.isSome(lastEventId)) prelude.unshift(lostEvent(lastEventId.value))
+        live(resumed, lastEventId)
         return Stream.concat(
           Stream.fromIterable(prelude),
           Stream.mapChunks(Mailbox.toStream(mailbox), (chunk) => {
@@ -394,16 +524,14 @@ export const make = <A, R = never>(
           responseOptions,
           dropOldest ? { capacity: bufferSize, strategy: "sliding" } : {}
         )
-        const { mailbox } = outbox
-        const request = outbox.request
-        const subscriber: Subscriber = {
-          topics: topicsOf(serveOptions?.topics),
+        const { mailbox, request } = outbox
+        const topics = topicsOf(serveOptions?.topics)
+        const { live, subscriber } = attach(topics, {
           offer: (entries) => {
             const before = Option.getOrElse(mailbox.unsafeSize(), () => 0)
             mailbox.unsafeOfferAll(Chunk.map(entries, (e) => e.bytes))
             const size = before + Chunk.size(entries)
-            if (size <= bufferSize) return 0
-            return dropOldest ? size - bufferSize : -1
+            return size <= bufferSize ? 0 : dropOldest ? size - bufferSize : -1
           },
           keepAlive: keepAlive === undefined ? undefined : (now) => {
             if (now - outbox.lastOffer >= keepAlive && Option.getOrElse(mailbox.unsafeSize(), () => 1) === 0) {
@@ -416,18 +544,17 @@ export const make = <A, R = never>(
             mailbox.unsafeDone(Exit.void)
             if (Option.isSome(request)) shutdown.destroySocket(request.value.source)
           }
-        }
+        })
         const lastEventId = Option.isSome(request) ? requestLastEventId(request.value) : Option.none()
-        const replay = register(subscriber, lastEventId)
-        if (replay === undefined) {
-          yield* Scope.close(outbox.scope, Exit.void)
-          return yield* Effect.fail(closedError)
-        }
-        yield* Scope.addFinalizer(
-          outbox.scope,
-          Effect.zipRight(Effect.sync(() => subscribers.delete(subscriber)), changeClients(-1))
+        const count = yield* register(subscriber).pipe(
+          Scope.extend(outbox.scope),
+          Effect.tapError(() => Scope.close(outbox.scope, Exit.void))
         )
-        const count = yield* changeClients(1)
+        const response = server.toResponse(outbox, responseOptions, (chunk) => {
+          let n = 0
+          for (const bytes of chunk) if (bytes !== server.keepAliveBytes) n++
+          delivered.unsafeUpdate(n, [])
+        })
         if (serveOptions?.onConnect !== undefined) {
           const greeting = yield* serveOptions.onConnect({ clients: count, lastEventId })
           for (const e of greeting) {
@@ -436,18 +563,21 @@ export const make = <A, R = never>(
             else yield* Effect.logError("effect-sse: an onConnect event is invalid and was not sent", bytes.left)
           }
         }
-        if (replay.lost && Option.isSome(lastEventId)) {
+        const resumed = yield* Effect.either(resumeFrom(lastEventId, topics))
+        if (Either.isLeft(resumed)) {
+          // History is out of reach: end at once, and the browser retries after its reconnection time.
+          yield* Effect.logWarning("effect-sse: cannot resume a client now; ending its response", resumed.left)
+          mailbox.unsafeDone(Exit.void)
+          return response
+        }
+        if (resumed.right?.lost === true && Option.isSome(lastEventId)) {
           mailbox.unsafeOffer(event.unsafeEncode(lostEvent(lastEventId.value)))
         }
-        if (replay.entries.length > 0) {
-          mailbox.unsafeOffer(server.concatBytes(replay.entries.map((e) => e.bytes)))
-          delivered.unsafeUpdate(replay.entries.length, [])
+        if (resumed.right !== undefined && resumed.right.entries.length > 0) {
+          mailbox.unsafeOffer(server.concatBytes(resumed.right.entries.map((e) => e.bytes)))
         }
-        return server.toResponse(outbox, responseOptions, (chunk) => {
-          let n = 0
-          for (const bytes of chunk) if (bytes !== server.keepAliveBytes) n++
-          delivered.unsafeUpdate(n, [])
-        })
+        live(resumed.right, lastEventId)
+        return response
       }).pipe(Effect.withSpan("SseHub.serve", { attributes: { hub: name } }))
 
     const hub: SseHub.SseHub<A> = {
