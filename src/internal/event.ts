@@ -73,7 +73,8 @@ const Proto = {
   }
 }
 
-const makeUnsafe = (fields: Fields): SseEvent.SseEvent => {
+/** @internal */
+export const makeUnsafe = (fields: Fields): SseEvent.SseEvent => {
   const self = Object.create(Proto)
   self.data = fields.data
   self.type = fields.type

@@ -105,7 +105,8 @@ interface Subscriber {
   readonly drop: () => void
 }
 
-const matches = (topics: ReadonlySet<string> | undefined, entry: Entry): boolean => {
+/** @internal */
+export const matches = (topics: ReadonlySet<string> | undefined, entry: Entry): boolean => {
   if (topics === undefined || entry.topics === undefined) return true
   for (let i = 0; i < entry.topics.length; i++) {
     if (topics.has(entry.topics[i])) return true

@@ -1,0 +1,253 @@
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import { Redis } from "ioredis"
+import type * as SseEvent from "../SseEvent.js"
+import type * as SseHub from "../SseHub.js"
+import type * as SseHubRedis from "../SseHubRedis.js"
+import * as event from "./event.js"
+import * as hub from "./hub.js"
+
+/** @internal */
+export const defaultUrl = "redis://127.0.0.1:6379"
+
+/** @internal */
+export const defaultReconnect: Schedule.Schedule<unknown> = Schedule.exponential("100 millis").pipe(
+  Schedule.union(Schedule.spaced("2 seconds"))
+)
+
+const streamId = /^(\d+)-(\d+)$/
+
+/**
+ * Orders Redis stream ids ("<ms>-<seq>"). Both parts can exceed 2^53 in theory, so they are compared as
+ * digit strings.
+ *
+ * @internal
+ */
+export const compareIds = (a: string, b: string): number => {
+  const [ams, aseq] = a.split("-")
+  const [bms, bseq] = b.split("-")
+  const compareDigits = (x: string, y: string) =>
+    x.length !== y.length ? x.length - y.length : x < y ? -1 : x > y ? 1 : 0
+  return compareDigits(ams, bms) || compareDigits(aseq ?? "0", bseq ?? "0")
+}
+
+interface Stored {
+  readonly data?: string
+  readonly type?: string
+  readonly retry?: number
+  readonly comment?: string
+}
+
+const store = (self: SseEvent.SseEvent): string => {
+  const stored: { -readonly [K in keyof Stored]: Stored[K] } = {}
+  if (self.data !== undefined) stored.data = self.data
+  if (self.type !== undefined) stored.type = self.type
+  if (self.retry !== undefined) stored.retry = self.retry
+  if (self.comment !== undefined) stored.comment = self.comment
+  return JSON.stringify(stored)
+}
+
+const restore = (id: string, fields: ReadonlyArray<string>): hub.Entry | undefined => {
+  let stored: Stored | undefined
+  let topics: ReadonlyArray<string> | undefined
+  try {
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      if (fields[i] === "e") stored = JSON.parse(fields[i + 1])
+      else if (fields[i] === "t") topics = JSON.parse(fields[i + 1])
+    }
+  } catch {
+    return undefined
+  }
+  if (stored === undefined || typeof stored !== "object") return undefined
+  const self = event.makeUnsafe({
+    data: stored.data,
+    type: stored.type,
+    id,
+    retry: stored.retry,
+    comment: stored.comment
+  })
+  const bytes = event.encode(self)
+  if (bytes._tag === "Left") return undefined
+  const match = streamId.exec(id)
+  return { seq: 0, id, event: self, bytes: bytes.right, topics, at: match === null ? 0 : Number(match[1]) }
+}
+
+/**
+ * The Redis backend: a Redis Stream per hub is the log and the history. Publishes are `XADD`s (trimmed to the
+ * history size); each process reads new entries with a blocking `XREAD` on its own connection, from the last
+ * entry it delivered, so a reconnect after an outage continues exactly where it stopped.
+ *
+ * @internal
+ */
+export const backend = (
+  name: string,
+  options: SseHubRedis.RedisOptions & { readonly historySize: number; readonly maxAge: number | undefined }
+): Effect.Effect<hub.Backend, ConfigError.ConfigError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const url = options.url ?? (yield* Config.string("REDIS_URL").pipe(Config.withDefault(defaultUrl)))
+    const key = options.key ?? `effect-sse:${name}`
+    const reconnect = options.reconnect ?? defaultReconnect
+    const unavailable = (cause: unknown) => new hub.HubUnavailable({ hub: name, cause })
+
+    // Commands fail at once while Redis is unreachable instead of queueing: a publish must never hang or be
+    // silently deferred.
+    const publisher = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        new Redis(url, {
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 0,
+          commandTimeout: Duration.toMillis(options.commandTimeout ?? "2 seconds")
+        })
+      ),
+      (redis) => Effect.sync(() => redis.disconnect())
+    )
+    const reader = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        new Redis(url, {
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 0
+        })
+      ),
+      (redis) => Effect.sync(() => redis.disconnect())
+    )
+    // Connection errors surface as failed commands; keep ioredis from reporting them as unhandled.
+    publisher.on("error", () => {})
+    reader.on("error", () => {})
+    const connect = (redis: Redis) =>
+      Effect.tryPromise({
+        try: () => redis.status === "wait" ? redis.connect() : Promise.resolve(),
+        catch: unavailable
+      })
+    const command = <A>(redis: Redis, run: () => Promise<A>) =>
+      Effect.zipRight(connect(redis), Effect.tryPromise({ try: run, catch: unavailable }))
+
+    const publish: hub.Backend["publish"] = (events, topics) =>
+      Effect.suspend((): Effect.Effect<ReadonlyArray<string>, hub.HubUnavailable | event.SseEventError> => {
+        for (const e of events) {
+          // The id comes from the stream entry; the other fields must be valid.
+          const invalid = event.check(event.withId(e, "0"))
+          if (invalid !== undefined) return Effect.fail(invalid)
+        }
+        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          command(publisher, async () => {
+            const multi = publisher.multi()
+            for (const e of events) {
+              const fields = topics === undefined ? ["e", store(e)] : ["e", store(e), "t", JSON.stringify(topics)]
+              multi.xadd(key, "MAXLEN", "~", options.historySize, "*", ...fields)
+            }
+            if (options.maxAge !== undefined) multi.xtrim(key, "MINID", "~", Math.max(0, now - options.maxAge))
+            const results = await multi.exec()
+            if (results === null) throw new Error("the transaction was aborted")
+            const ids: Array<string> = []
+            for (let i = 0; i < events.length; i++) {
+              const [error, id] = results[i]
+              if (error !== null) throw error
+              ids.push(String(id))
+            }
+            return ids
+          }))
+      })
+
+    const range = (start: string, end: string) => command(publisher, () => publisher.xrange(key, start, end))
+
+    const resume: hub.Backend["resume"] = (lastEventId, topics) =>
+      Effect.gen(function*() {
+        const filter = (entries: ReadonlyArray<[string, Array<string>]>) => {
+          const out: Array<hub.Entry> = []
+          for (const [id, fields] of entries) {
+            const entry = restore(id, fields)
+            if (entry !== undefined && hub.matches(topics, entry)) out.push(entry)
+          }
+          return out
+        }
+        if (streamId.test(lastEventId)) {
+          const exact = yield* range(lastEventId, lastEventId)
+          if (exact.length > 0) return { lost: false, entries: filter(yield* range(`(${lastEventId}`, "+")) }
+        }
+        return { lost: true, entries: filter(yield* range("-", "+")) }
+      })
+
+    const start: hub.Backend["start"] = (deliver) =>
+      Effect.gen(function*() {
+        let last: string | undefined
+        const initial = command(reader, () => reader.xrevrange(key, "+", "-", "COUNT", 1)).pipe(
+          Effect.map((newest) => newest.length > 0 ? newest[0][0] : "0-0")
+        )
+        const read = Effect.suspend(() =>
+          last === undefined
+            ? Effect.map(initial, (id) => {
+              last = id
+            })
+            : Effect.flatMap(
+              command(reader, () => reader.xread("COUNT", 1000, "BLOCK", 5000, "STREAMS", key, last!)),
+              (result) =>
+                Effect.map(Clock.currentTimeMillis, (now) => {
+                  if (result === null || result.length === 0) return
+                  const entries: Array<hub.Entry> = []
+                  for (const [id, fields] of result[0][1]) {
+                    last = id
+                    const entry = restore(id, fields)
+                    if (entry !== undefined) entries.push(entry)
+                  }
+                  if (entries.length > 0) deliver(entries, now)
+                })
+            )
+        )
+        let failing = false
+        const step = read.pipe(
+          Effect.tap(() => {
+            if (failing) {
+              failing = false
+              return Effect.logInfo(`effect-sse: hub "${name}" reconnected to Redis; resuming after ${last}`)
+            }
+            return Effect.void
+          }),
+          Effect.tapError((error) => {
+            if (failing) return Effect.void
+            failing = true
+            return Effect.logWarning(`effect-sse: hub "${name}" lost Redis; retrying`, error)
+          }),
+          Effect.retry(reconnect)
+        )
+        yield* Effect.forkScoped(Effect.forever(step))
+      })
+
+    return {
+      publish,
+      resume,
+      isAfter: (entry, id) => !streamId.test(id) || compareIds(entry.id, id) > 0,
+      start,
+      // Stopping drops the connections; what other processes published stays in Redis for resumption.
+      stop: Effect.sync(() => {
+        reader.disconnect()
+      })
+    }
+  })
+
+/** @internal */
+export const make = <A, R = never>(
+  options: SseHubRedis.Options<A, R>
+): Effect.Effect<SseHub.SseHub<A>, ConfigError.ConfigError, Scope.Scope | R> =>
+  Effect.flatMap(
+    backend(options.name ?? hub.defaults.name, {
+      ...options.redis,
+      historySize: options.history?.size ?? hub.defaults.historySize,
+      maxAge: options.history?.maxAge === undefined ? undefined : Duration.toMillis(options.history.maxAge)
+    }),
+    (backend) => hub.makeWith(options, backend)
+  )
+
+/** @internal */
+export const layer = <I, A, R = never>(
+  tag: Context.Tag<I, SseHub.SseHub<A>>,
+  options: SseHubRedis.Options<A, R>
+): Layer.Layer<I, ConfigError.ConfigError, R> => Layer.scoped(tag, make(options))
