@@ -267,24 +267,28 @@ export const memoryBackend = (options: {
       })
 
     const start: Backend["start"] = (deliver) => {
-      const loop: Effect.Effect<void> = Effect.flatMap(Queue.takeAll(dequeue), (envelopes) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          let done = false
-          const entries: Array<Entry> = []
-          for (const envelope of envelopes) {
-            if (envelope === End) {
-              done = true
-            } else entries.push(envelope)
-          }
-          if (entries.length > 0) {
-            for (const entry of entries) {
-              history.append(entry)
+      // Waits for at least one envelope, then takes everything available: one delivery per batch.
+      const loop: Effect.Effect<void> = Effect.flatMap(
+        Queue.takeBetween(dequeue, 1, Number.MAX_SAFE_INTEGER),
+        (envelopes) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            let done = false
+            const entries: Array<Entry> = []
+            for (const envelope of envelopes) {
+              if (envelope === End) {
+                done = true
+              } else entries.push(envelope)
             }
-            history.evictOlderThan(now)
-            deliver(entries, now)
-          }
-          return done ? Effect.void : loop
-        }))
+            if (entries.length > 0) {
+              for (const entry of entries) {
+                history.append(entry)
+              }
+              history.evictOlderThan(now)
+              deliver(entries, now)
+            }
+            return done ? Effect.void : loop
+          })
+      )
       return Effect.asVoid(Effect.forkScoped(Effect.ensuring(loop, Deferred.succeed(stopped, undefined))))
     }
 
