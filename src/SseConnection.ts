@@ -41,7 +41,13 @@ import type * as SseEvent from "./SseEvent.js"
  * @since 0.1.0
  * @category errors
  */
-export class ConnectionClosed extends internal.ConnectionClosed {}
+export const ConnectionClosed: typeof internal.ConnectionClosed = internal.ConnectionClosed
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type ConnectionClosed = internal.ConnectionClosed
 
 /**
  * An open SSE connection.

@@ -75,7 +75,13 @@ export interface SseEvent extends Pipeable, Equal.Equal, Inspectable.Inspectable
  * @since 0.1.0
  * @category errors
  */
-export class SseEventError extends internal.SseEventError {}
+export const SseEventError: typeof internal.SseEventError = internal.SseEventError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type SseEventError = internal.SseEventError
 
 /**
  * @since 0.1.0

@@ -72,7 +72,13 @@ export type TypeId = typeof TypeId
  * @since 0.1.0
  * @category errors
  */
-export class HubClosed extends internal.HubClosed {}
+export const HubClosed: typeof internal.HubClosed = internal.HubClosed
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type HubClosed = internal.HubClosed
 
 /**
  * Ends a `subscribe` stream whose consumer fell more than `bufferSize` events behind (policy `disconnect`).
@@ -80,7 +86,13 @@ export class HubClosed extends internal.HubClosed {}
  * @since 0.1.0
  * @category errors
  */
-export class SubscriberDropped extends internal.SubscriberDropped {}
+export const SubscriberDropped: typeof internal.SubscriberDropped = internal.SubscriberDropped
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type SubscriberDropped = internal.SubscriberDropped
 
 /**
  * Raised by `publish` (and by `subscribe` when resuming) when the hub's backend cannot be reached — a
@@ -90,7 +102,13 @@ export class SubscriberDropped extends internal.SubscriberDropped {}
  * @since 0.1.0
  * @category errors
  */
-export class HubUnavailable extends internal.HubUnavailable {}
+export const HubUnavailable: typeof internal.HubUnavailable = internal.HubUnavailable
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type HubUnavailable = internal.HubUnavailable
 
 /**
  * @since 0.1.0

@@ -82,7 +82,13 @@ export type Output = Event | Retry
  * @since 0.1.0
  * @category errors
  */
-export class SseParserError extends internal.SseParserError {}
+export const SseParserError: typeof internal.SseParserError = internal.SseParserError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type SseParserError = internal.SseParserError
 
 /**
  * @since 0.1.0

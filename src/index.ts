@@ -5,6 +5,11 @@
 /**
  * @since 0.1.0
  */
+export * as SseClient from "./SseClient.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as SseConnection from "./SseConnection.js"
 
 /**
@@ -16,6 +21,11 @@ export * as SseEvent from "./SseEvent.js"
  * @since 0.1.0
  */
 export * as SseHub from "./SseHub.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as SseParser from "./SseParser.js"
 
 /**
  * @since 0.1.0

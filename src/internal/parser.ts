@@ -28,6 +28,29 @@ const SPACE = 32
 const COLON = 58
 const BOM = 0xFEFF
 
+// Each call decodes a whole piece of the stream (see `Parser.decode`), without `stream`, so the decoders hold
+// no state and can be shared. `ignoreBOM: true` keeps a BOM in the text: the parser drops one at the start of
+// the stream only, where a decoder would drop one at the start of every call.
+const asciiDecoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
+// Node decodes ASCII several times faster on its UTF-8 fast path, but other text faster through ICU, which a
+// decoder switches to for good once it has been used with `stream`. Elsewhere both decoders are the same.
+const textDecoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
+textDecoder.decode(new Uint8Array(0), { stream: true })
+
+/** Where an incomplete UTF-8 sequence at the end of `bytes` starts, or `bytes.length` if there is none. */
+const incompleteSuffix = (bytes: Uint8Array): number => {
+  const length = bytes.length
+  for (let i = length - 1; i >= 0 && i >= length - 3; i--) {
+    const byte = bytes[i]
+    if (byte < 0x80) return length
+    if (byte >= 0xC0) {
+      const needed = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2
+      return length - i < needed ? i : length
+    }
+  }
+  return length
+}
+
 /** @internal */
 export const isEvent = (output: SseParser.Output): output is SseParser.Event => output._tag === "Event"
 
@@ -43,6 +66,11 @@ const isDigits = (s: string, start: number, end: number): boolean => {
   return true
 }
 
+/** Whether the line at `start` begins with `data:`, by far the most frequent field. */
+const isData = (s: string, start: number): boolean =>
+  s.charCodeAt(start) === 100 && s.charCodeAt(start + 1) === 97 && s.charCodeAt(start + 2) === 116 &&
+  s.charCodeAt(start + 3) === 97 && s.charCodeAt(start + 4) === COLON
+
 /**
  * The parser of the standard, one line at a time. Lines are located with `indexOf` scans over each decoded
  * chunk and handed over as `(string, start, end)` ranges, so that no line is copied unless it spans chunks.
@@ -51,8 +79,11 @@ const isDigits = (s: string, start: number, end: number): boolean => {
  */
 export class Parser implements SseParser.Parser {
   private readonly maxBufferSize: number
-  private decoder: TextDecoder | undefined = undefined
-  // Set once text has been fed, so that only the first text of a stream may lose a BOM.
+  // The bytes of a character split across chunks, decoded with the next chunk.
+  private tail: Uint8Array | undefined = undefined
+  // Whether the last chunk decoded was ASCII, which picks the decoder for the next.
+  private ascii = true
+  // Set once text has been read, so that only the first text of a stream may lose a BOM.
   private started = false
   // The previous chunk ended with CR: an LF at the start of the next one belongs to it.
   private skipLF = false
@@ -86,30 +117,46 @@ export class Parser implements SseParser.Parser {
   /** Decodes and parses `chunk`, pushing what it completes onto `out`. */
   feedInto(chunk: Uint8Array, out: Array<SseParser.Output>): SseParserError | undefined {
     if (this.failure !== undefined) return this.failure
-    if (this.decoder === undefined) {
-      // The decoder drops one leading BOM itself (ignoreBOM: false), even when it is split across chunks.
-      this.decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: false })
-      this.started = true
-    }
     this.out = out
-    this.text(this.decoder.decode(chunk, { stream: true }))
+    this.text(this.decode(chunk))
     return this.failure
   }
 
   /** Parses already decoded text, pushing what it completes onto `out`. */
   feedStringInto(chunk: string, out: Array<SseParser.Output>): SseParserError | undefined {
     if (this.failure !== undefined) return this.failure
-    if (!this.started && chunk.length > 0) {
-      this.started = true
-      if (chunk.charCodeAt(0) === BOM) chunk = chunk.slice(1)
-    }
     this.out = out
     this.text(chunk)
     return this.failure
   }
 
+  /**
+   * UTF-8 decoding of a stream, chunk by chunk. A sequence that the chunk leaves incomplete is held back and
+   * decoded with the next chunk, so every piece decoded (and flushed) ends right before a byte that is not a
+   * continuation byte. A decoder reading the whole stream would close any sequence in progress at that byte
+   * too, so the replacement characters come out exactly the same.
+   */
+  private decode(chunk: Uint8Array): string {
+    let bytes = chunk
+    if (this.tail !== undefined) {
+      bytes = new Uint8Array(this.tail.length + chunk.length)
+      bytes.set(this.tail)
+      bytes.set(chunk, this.tail.length)
+      this.tail = undefined
+    }
+    const cut = incompleteSuffix(bytes)
+    if (cut < bytes.length) {
+      this.tail = bytes.slice(cut)
+      bytes = bytes.subarray(0, cut)
+    }
+    const text = (this.ascii ? asciiDecoder : textDecoder).decode(bytes)
+    // As many characters as bytes: ASCII, or near enough to choose a decoder.
+    this.ascii = text.length === bytes.length
+    return text
+  }
+
   end(): void {
-    this.decoder = undefined
+    this.tail = undefined
     this.started = false
     this.skipLF = false
     this.pending = ""
@@ -126,6 +173,14 @@ export class Parser implements SseParser.Parser {
     const length = text.length
     if (length === 0) return
     let pos = 0
+    if (!this.started) {
+      this.started = true
+      // One leading BOM is dropped, whether it arrived as bytes or as text.
+      if (text.charCodeAt(0) === BOM) {
+        if (length === 1) return
+        pos = 1
+      }
+    }
     if (this.skipLF) {
       this.skipLF = false
       if (text.charCodeAt(0) === LF) pos = 1
@@ -144,6 +199,8 @@ export class Parser implements SseParser.Parser {
       if (!this.line(line, 0, line.length)) return
       pos = this.next(text, end, length)
     }
+    const out = this.out
+    const max = this.maxBufferSize
     while (pos < length) {
       if (lf !== -1 && lf < pos) lf = text.indexOf("\n", pos)
       if (cr !== -1 && cr < pos) cr = text.indexOf("\r", pos)
@@ -153,8 +210,31 @@ export class Parser implements SseParser.Parser {
         if (this.pending.length > this.maxBufferSize) this.fail("LineTooLong")
         return
       }
-      if (!this.line(text, pos, end)) return
-      pos = this.next(text, end, length)
+      if (end === pos) {
+        this.dispatch()
+      } else if (isData(text, pos) && end - pos <= max) {
+        let valueStart = pos + 5
+        if (valueStart < end && text.charCodeAt(valueStart) === SPACE) valueStart++
+        const value = text.slice(valueStart, end)
+        // A single `data:` line directly followed by an empty line is the shape of most events: dispatch it
+        // without going through the data buffer.
+        if (!this.hasData && end === lf && text.charCodeAt(end + 1) === LF) {
+          this.lastEventId = this.idBuffer
+          out.push({
+            _tag: "Event",
+            type: this.type === "" ? "message" : this.type,
+            data: value,
+            lastEventId: this.idBuffer
+          })
+          this.type = ""
+          pos = end + 2
+          continue
+        }
+        if (!this.appendData(value)) return
+      } else if (!this.line(text, pos, end)) {
+        return
+      }
+      pos = end === lf ? end + 1 : this.next(text, end, length)
     }
   }
 
@@ -182,14 +262,26 @@ export class Parser implements SseParser.Parser {
     }
     const first = s.charCodeAt(start)
     if (first === COLON) return true
-    // `data:` is by far the most frequent field.
-    if (
-      first === 100 && s.charCodeAt(start + 1) === 97 && s.charCodeAt(start + 2) === 116 &&
-      s.charCodeAt(start + 3) === 97 && s.charCodeAt(start + 4) === COLON
-    ) {
+    if (isData(s, start)) {
       let valueStart = start + 5
       if (valueStart < end && s.charCodeAt(valueStart) === SPACE) valueStart++
       return this.appendData(s.slice(valueStart, end))
+    }
+    if (first === 105 && s.charCodeAt(start + 1) === 100 && s.charCodeAt(start + 2) === COLON) {
+      let valueStart = start + 3
+      if (valueStart < end && s.charCodeAt(valueStart) === SPACE) valueStart++
+      const value = s.slice(valueStart, end)
+      if (value.indexOf("\0") === -1) this.idBuffer = value
+      return true
+    }
+    if (
+      first === 101 && s.charCodeAt(start + 1) === 118 && s.charCodeAt(start + 2) === 101 &&
+      s.charCodeAt(start + 3) === 110 && s.charCodeAt(start + 4) === 116 && s.charCodeAt(start + 5) === COLON
+    ) {
+      let valueStart = start + 6
+      if (valueStart < end && s.charCodeAt(valueStart) === SPACE) valueStart++
+      this.type = s.slice(valueStart, end)
+      return true
     }
     let colon = start + 1
     while (colon < end && s.charCodeAt(colon) !== COLON) colon++

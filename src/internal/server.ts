@@ -99,7 +99,28 @@ export const encodeChannel = <E>(): Channel.Channel<
 /** @internal */
 export const lastEventIdFrom = (request: HttpServerRequest.HttpServerRequest): Option.Option<string> => {
   const header = request.headers["last-event-id"]
-  return typeof header === "string" && header.length > 0 ? Option.some(header) : Option.none()
+  return typeof header === "string" && header.length > 0 ? Option.some(decodeHeader(header)) : Option.none()
+}
+
+const utf8 = new TextDecoder()
+
+/**
+ * Header values arrive as one character per byte (latin1); `EventSource` sends the id's UTF-8 bytes, so a
+ * non-ASCII id is decoded back from them.
+ */
+const decodeHeader = (value: string): string => {
+  let ascii = true
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i)
+    if (code > 0x7f) {
+      ascii = false
+      if (code > 0xff) return value
+    }
+  }
+  if (ascii) return value
+  const bytes = new Uint8Array(value.length)
+  for (let i = 0; i < value.length; i++) bytes[i] = value.charCodeAt(i)
+  return utf8.decode(bytes)
 }
 
 /** @internal */
