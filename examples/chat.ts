@@ -79,6 +79,11 @@ const postMessage = Effect.gen(function*() {
     PayloadTooLarge: () =>
       HttpServerResponse.json({ error: `The body is larger than ${maxBodyBytes} bytes` }, { status: 413 }),
     HubClosed: () => HttpServerResponse.json({ error: "The chat is shutting down" }, { status: 503 }),
+    HubUnavailable: (error) =>
+      Effect.zipRight(
+        Effect.logWarning("a message could not be published", error.message),
+        HttpServerResponse.json({ error: "The chat is unavailable; try again shortly" }, { status: 503 })
+      ),
     SseEventError: (error) => HttpServerResponse.json({ error: error.message }, { status: 500 })
   })
 )

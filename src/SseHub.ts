@@ -96,8 +96,9 @@ export type SubscriberDropped = internal.SubscriberDropped
 
 /**
  * Raised by `publish` (and by `subscribe` when resuming) when the hub's backend cannot be reached — a
- * Redis hub while Redis is down. The in-memory hub never raises it. A publish that fails with it was not
- * published.
+ * Redis hub while Redis is down. The in-memory hub never raises it. When Redis refused or dropped the
+ * connection the message was not published; when Redis did not answer within the command timeout, it may or
+ * may not have been (as with any write whose answer is lost).
  *
  * @since 0.1.0
  * @category errors

@@ -7,6 +7,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Mailbox from "effect/Mailbox"
@@ -507,8 +508,12 @@ export const makeWith = <A, R = never>(
           drop: () => mailbox.unsafeDone(Exit.fail(dropError))
         })
         const lastEventId = normalizeId(subscribeOptions?.lastEventId)
-        yield* register(subscriber)
-        const resumed = yield* resumeFrom(lastEventId, topics)
+        // Registered in a scope of its own, so that a failure to resume leaves no subscriber behind.
+        const registration = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+        yield* register(subscriber).pipe(Scope.extend(registration))
+        const resumed = yield* resumeFrom(lastEventId, topics).pipe(
+          Effect.onError(() => Scope.close(registration, Exit.void))
+        )
         const prelude: Array<SseEvent.SseEvent> = resumed === undefined ? [] : resumed.entries.map((e) => e.event)
         if (resumed?.lost === true && Option.isSome(lastEventId)) prelude.unshift(lostEvent(lastEventId.value))
         live(resumed, lastEventId)

@@ -122,42 +122,72 @@ export const backend = (
     // Connection errors surface as failed commands; keep ioredis from reporting them as unhandled.
     publisher.on("error", () => {})
     reader.on("error", () => {})
-    const connect = (redis: Redis) =>
-      Effect.tryPromise({
-        try: () => redis.status === "wait" ? redis.connect() : Promise.resolve(),
-        catch: unavailable
-      })
+    // Every caller awaits the first connection attempt (so that concurrent first commands do not fail while the
+    // socket opens); afterwards commands go straight out and fail fast whenever Redis is unreachable.
+    const connector = (redis: Redis) => {
+      let first: Promise<void> | undefined
+      return Effect.promise(() => first ??= redis.connect().catch(() => undefined))
+    }
+    const connected = new Map<Redis, Effect.Effect<void>>([
+      [publisher, connector(publisher)],
+      [reader, connector(reader)]
+    ])
     const command = <A>(redis: Redis, run: () => Promise<A>) =>
-      Effect.zipRight(connect(redis), Effect.tryPromise({ try: run, catch: unavailable }))
+      Effect.zipRight(connected.get(redis)!, Effect.tryPromise({ try: run, catch: unavailable }))
+
+    // Where this process starts reading: the newest entry when it first reaches Redis. A publish waits until
+    // it is known, so that this hub's own first publishes are read back, not taken for history.
+    let startId: string | undefined
+    const lock = yield* Effect.makeSemaphore(1)
+    const ensureStarted = lock.withPermits(1)(Effect.suspend(() =>
+      startId !== undefined ? Effect.void : command(reader, () => reader.xrevrange(key, "+", "-", "COUNT", 1)).pipe(
+        Effect.map((newest) => {
+          startId = newest.length > 0 ? newest[0][0] : "0-0"
+        })
+      )
+    ))
+    let lastPublished: string | undefined
+    let last: string | undefined
 
     const publish: hub.Backend["publish"] = (events, topics) =>
       Effect.suspend((): Effect.Effect<ReadonlyArray<string>, hub.HubUnavailable | event.SseEventError> => {
         for (const e of events) {
           // The id comes from the stream entry; the other fields must be valid.
           const invalid = event.check(event.withId(e, "0"))
-          if (invalid !== undefined) return Effect.fail(invalid)
+          if (invalid !== undefined) {
+            return Effect.fail(invalid)
+          }
         }
-        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        return Effect.flatMap(Effect.zipRight(ensureStarted, Clock.currentTimeMillis), (now) =>
           command(publisher, async () => {
             const multi = publisher.multi()
             for (const e of events) {
               const fields = topics === undefined ? ["e", store(e)] : ["e", store(e), "t", JSON.stringify(topics)]
               multi.xadd(key, "MAXLEN", "~", options.historySize, "*", ...fields)
             }
-            if (options.maxAge !== undefined) multi.xtrim(key, "MINID", "~", Math.max(0, now - options.maxAge))
+            if (options.maxAge !== undefined) {
+              multi.xtrim(key, "MINID", "~", Math.max(0, now - options.maxAge))
+            }
             const results = await multi.exec()
-            if (results === null) throw new Error("the transaction was aborted")
+            if (results === null) {
+              throw new Error("the transaction was aborted")
+            }
             const ids: Array<string> = []
             for (let i = 0; i < events.length; i++) {
               const [error, id] = results[i]
-              if (error !== null) throw error
+              if (error !== null) {
+                throw error
+              }
               ids.push(String(id))
             }
+            lastPublished = ids[ids.length - 1]
             return ids
           }))
       })
 
-    const range = (start: string, end: string) => command(publisher, () => publisher.xrange(key, start, end))
+    const range = (start: string, end: string) =>
+      command(publisher, () =>
+        publisher.xrange(key, start, end))
 
     const resume: hub.Backend["resume"] = (lastEventId, topics) =>
       Effect.gen(function*() {
@@ -165,61 +195,88 @@ export const backend = (
           const out: Array<hub.Entry> = []
           for (const [id, fields] of entries) {
             const entry = restore(id, fields)
-            if (entry !== undefined && hub.matches(topics, entry)) out.push(entry)
+            if (entry !== undefined && hub.matches(topics, entry)) {
+              out.push(entry)
+            }
           }
           return out
         }
         if (streamId.test(lastEventId)) {
           const exact = yield* range(lastEventId, lastEventId)
-          if (exact.length > 0) return { lost: false, entries: filter(yield* range(`(${lastEventId}`, "+")) }
+          if (exact.length > 0) {
+            return { lost: false, entries: filter(yield* range(`(${lastEventId}`, "+")) }
+          }
         }
         return { lost: true, entries: filter(yield* range("-", "+")) }
       })
 
     const start: hub.Backend["start"] = (deliver) =>
       Effect.gen(function*() {
-        let last: string | undefined
-        const initial = command(reader, () => reader.xrevrange(key, "+", "-", "COUNT", 1)).pipe(
-          Effect.map((newest) => newest.length > 0 ? newest[0][0] : "0-0")
-        )
         const read = Effect.suspend(() =>
           last === undefined
-            ? Effect.map(initial, (id) => {
-              last = id
+            ? Effect.map(ensureStarted, () => {
+              last = startId
             })
             : Effect.flatMap(
-              command(reader, () => reader.xread("COUNT", 1000, "BLOCK", 5000, "STREAMS", key, last!)),
+              command(reader, () =>
+                reader.xread("COUNT", 1000, "BLOCK", 5000, "STREAMS", key, last!)),
               (result) =>
                 Effect.map(Clock.currentTimeMillis, (now) => {
-                  if (result === null || result.length === 0) return
+                  if (result === null || result.length === 0) {
+                    return
+                  }
                   const entries: Array<hub.Entry> = []
                   for (const [id, fields] of result[0][1]) {
                     last = id
                     const entry = restore(id, fields)
-                    if (entry !== undefined) entries.push(entry)
+                    if (entry !== undefined) {
+                      entries.push(entry)
+                    }
                   }
-                  if (entries.length > 0) deliver(entries, now)
+                  if (entries.length > 0) {
+                    deliver(entries, now)
+                  }
                 })
             )
         )
-        let failing = false
-        const step = read.pipe(
-          Effect.tap(() => {
-            if (failing) {
-              failing = false
-              return Effect.logInfo(`effect-sse: hub "${name}" reconnected to Redis; resuming after ${last}`)
-            }
-            return Effect.void
-          }),
+        // While failing, each retry first checks that Redis answers, so that recovery is noticed (and logged
+        // with the entry the reader continues after) without waiting for the next blocking read.
+        let failedAfter: string | undefined
+        const step = Effect.suspend(() =>
+          failedAfter === undefined ? read : Effect.zipRight(
+            command(reader, () =>
+              reader.ping()),
+            Effect.suspend(() => {
+              const after = failedAfter
+              failedAfter = undefined
+              return Effect.logInfo(`effect-sse: hub "${name}" reconnected to Redis; resuming after ${after}`)
+            })
+          )
+        ).pipe(
           Effect.tapError((error) => {
-            if (failing) return Effect.void
-            failing = true
-            return Effect.logWarning(`effect-sse: hub "${name}" lost Redis; retrying`, error)
+            if (failedAfter !== undefined) return Effect.void
+            failedAfter = last ?? "(not started)"
+            return Effect.logWarning(
+              `effect-sse: hub "${name}" lost Redis (${describe(error.cause)}); retrying`
+            )
           }),
-          Effect.retry(reconnect)
+          Effect.retry(reconnect),
+          // A schedule that gives up only pauses the retries: the reader starts over, it never stops for good.
+          Effect.ignore
         )
         yield* Effect.forkScoped(Effect.forever(step))
       })
+
+    // Before stopping, read back what this hub itself published (bounded), so that its own subscribers get it.
+    const caughtUp = Effect.suspend(() =>
+      lastPublished === undefined || (last !== undefined && compareIds(last, lastPublished) >= 0)
+        ? Effect.void
+        : Effect.fail("behind" as const)
+    ).pipe(
+      Effect.retry(Schedule.spaced("10 millis")),
+      Effect.timeout(options.commandTimeout ?? "2 seconds"),
+      Effect.ignore
+    )
 
     return {
       publish,
@@ -227,11 +284,16 @@ export const backend = (
       isAfter: (entry, id) => !streamId.test(id) || compareIds(entry.id, id) > 0,
       start,
       // Stopping drops the connections; what other processes published stays in Redis for resumption.
-      stop: Effect.sync(() => {
-        reader.disconnect()
-      })
+      stop: Effect.zipRight(
+        caughtUp,
+        Effect.sync(() => {
+          reader.disconnect()
+        })
+      )
     }
   })
+
+const describe = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
 /** @internal */
 export const make = <A, R = never>(
