@@ -34,18 +34,26 @@ export const maxBodyBytes = 64 * 1024
 class BadRequest extends Data.TaggedError("BadRequest")<{ readonly message: string }> {}
 class PayloadTooLarge extends Data.TaggedError("PayloadTooLarge") {}
 
+/** Past the limit, this much more is read and thrown away so that the 413 can still be written. */
+const drainBytes = 1024 * 1024
+
 const readBody = (request: HttpServerRequest.HttpServerRequest) =>
   request.stream.pipe(
     Stream.mapError(() => new BadRequest({ message: "The request body could not be read" })),
-    Stream.runFoldEffect(Chunk.empty<Uint8Array>(), (chunks, chunk) =>
-      Chunk.reduce(chunks, chunk.length, (n, c) =>
-          n + c.length) > maxBodyBytes
-        ? Effect.fail(new PayloadTooLarge())
-        : Effect.succeed(Chunk.append(chunks, chunk))),
-    Effect.flatMap((chunks) =>
+    // Stopping the read early makes the server destroy the socket before the 413 goes out, so a body over the
+    // limit is read on (and dropped) up to `drainBytes`; beyond that the connection is simply cut.
+    Stream.runFoldWhile(
+      { chunks: Chunk.empty<Uint8Array>(), size: 0 },
+      (state) => state.size <= drainBytes,
+      (state, chunk) => ({
+        chunks: state.size + chunk.length <= maxBodyBytes ? Chunk.append(state.chunks, chunk) : state.chunks,
+        size: state.size + chunk.length
+      })
+    ),
+    Effect.filterOrFail((state) => state.size <= maxBodyBytes, () => new PayloadTooLarge()),
+    Effect.flatMap((state) =>
       Effect.try({
-        try: () =>
-          new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(Chunk.toReadonlyArray(chunks))),
+        try: () => new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(Chunk.toReadonlyArray(state.chunks))),
         catch: () => new BadRequest({ message: "The body is not valid UTF-8" })
       })
     )

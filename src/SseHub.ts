@@ -193,7 +193,7 @@ export interface SseHub<in out A> {
   ) => Effect.Effect<HttpServerResponse.HttpServerResponse, HubClosed, HttpServerRequest.HttpServerRequest>
   /** The number of current subscribers. */
   readonly clients: Effect.Effect<number>
-  /** The number of subscribers, now and at every change. */
+  /** The number of subscribers, now and at every change; it ends when the hub shuts down. */
   readonly clientsChanges: Stream.Stream<number>
   /**
    * Delivers what was published before, then ends every subscriber (served responses end cleanly, streams
@@ -283,3 +283,13 @@ export const layer: <I, A, R = never>(
  * @category constructors
  */
 export const lostEvent: (lastEventId: string) => SseEvent.SseEvent = internal.lostEvent
+
+/**
+ * The hub's metrics, each tagged `hub=<name>` when a hub updates it: `clients` (gauge), `published`,
+ * `delivered`, `droppedClients` and `droppedEvents` (counters). Read them with `Metric.value`, after tagging
+ * with the hub's name, or from `Metric.snapshot`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metrics: typeof internal.metrics = internal.metrics

@@ -207,8 +207,11 @@ export interface Backend {
     lastEventId: string,
     topics: ReadonlySet<string> | undefined
   ) => Effect.Effect<Resume, HubUnavailable>
-  /** Whether `entry` comes after the event with id `id` (an id the backend has seen). */
-  readonly isAfter: (entry: Entry, id: string) => boolean
+  /**
+   * A test for "comes after the event with id `id`", for an id the backend has just resolved (the last
+   * resumed event, or the client's last event id). Built once, when the subscriber goes live.
+   */
+  readonly after: (id: string) => (entry: Entry) => boolean
   /** Starts feeding entries, in order, to `deliver`, in the hub's scope. */
   readonly start: (
     deliver: (batch: ReadonlyArray<Entry>, now: number) => void
@@ -263,6 +266,9 @@ export const memoryBackend = (options: {
           prepared.push({ seq: next, id, event: withId, bytes: bytes.right, topics, at: now })
         }
         seq += prepared.length
+        // In the history at once, so that an id publish returned can be resumed from before it is dispatched.
+        for (const entry of prepared) history.append(entry)
+        history.evictOlderThan(now)
         for (const entry of prepared) pubsub.unsafeOffer(entry)
         return Effect.succeed(prepared.map((entry) => entry.id))
       })
@@ -281,10 +287,6 @@ export const memoryBackend = (options: {
               } else entries.push(envelope)
             }
             if (entries.length > 0) {
-              for (const entry of entries) {
-                history.append(entry)
-              }
-              history.evictOlderThan(now)
               deliver(entries, now)
             }
             return done ? Effect.void : loop
@@ -308,9 +310,9 @@ export const memoryBackend = (options: {
           history.evictOlderThan(now)
           return history.resume(lastEventId, topics)
         }),
-      isAfter: (entry, id) => {
+      after: (id) => {
         const seen = history.seqOf(id)
-        return seen === undefined || entry.seq > seen
+        return seen === undefined ? () => true : (entry) => entry.seq > seen
       },
       start,
       stop
@@ -355,6 +357,7 @@ export const makeWith = <A, R = never>(
     const clients = yield* SubscriptionRef.make(0)
     const hubScope = yield* Effect.scope
     const closedError = new HubClosed({ hub: name })
+    const ended = yield* Deferred.make<void>()
     let closed = false
 
     const publishAll = (
@@ -377,7 +380,9 @@ export const makeWith = <A, R = never>(
     ): Effect.Effect<string, HubClosed | HubUnavailable | event.SseEventError> =>
       Effect.map(publishAll([message], publishOptions), (ids) => ids[0])
 
-    const deliver = (entries: ReadonlyArray<Entry>) => {
+    let lastDelivery = 0
+    const deliver = (entries: ReadonlyArray<Entry>, now: number) => {
+      lastDelivery = now
       const batch = Chunk.unsafeFromArray(entries)
       for (const subscriber of subscribers) {
         const mine = subscriber.topics === undefined ? batch : Chunk.filter(batch, (e) => matches(subscriber.topics, e))
@@ -414,7 +419,7 @@ export const makeWith = <A, R = never>(
           for (const subscriber of subscribers) subscriber.end()
           subscribers.clear()
         })
-      )
+      ).pipe(Effect.zipRight(Deferred.succeed(ended, undefined)))
     })
     yield* Scope.addFinalizer(hubScope, shutdownHub)
 
@@ -439,12 +444,23 @@ export const makeWith = <A, R = never>(
       }
     ) => {
       let pending: Array<Entry> | undefined = []
+      // Once live, entries up to the last one the subscriber already has are skipped: with the in-memory
+      // backend the history runs ahead of the dispatcher, so those can still arrive after the hand-over.
+      let skip: ((entry: Entry) => boolean) | undefined
       const subscriber: Subscriber = {
         topics,
         offer: (entries) => {
-          if (pending === undefined) return sink.offer(entries)
-          for (const entry of entries) pending.push(entry)
-          return pending.length <= bufferSize || dropOldest ? 0 : -1
+          if (pending !== undefined) {
+            if (pending.length >= bufferSize && !dropOldest) return -1
+            for (const entry of entries) pending.push(entry)
+            return 0
+          }
+          if (skip === undefined) return sink.offer(entries)
+          const isNew = skip
+          const fresh = Chunk.filter(entries, isNew)
+          if (Chunk.isEmpty(fresh)) return 0
+          skip = undefined
+          return sink.offer(fresh)
         },
         keepAlive: sink.keepAlive,
         end: sink.end,
@@ -458,8 +474,12 @@ export const makeWith = <A, R = never>(
           : resumed !== undefined && !resumed.lost && Option.isSome(lastEventId)
           ? lastEventId.value
           : undefined
-        const fresh = last === undefined ? held : held.filter((entry) => backend.isAfter(entry, last))
-        if (fresh.length === 0) return
+        const isNew = last === undefined ? undefined : backend.after(last)
+        const fresh = isNew === undefined ? held : held.filter(isNew)
+        if (fresh.length === 0) {
+          skip = isNew
+          return
+        }
         const dropped = sink.offer(Chunk.unsafeFromArray(fresh))
         if (dropped < 0) {
           subscribers.delete(subscriber)
@@ -498,10 +518,11 @@ export const makeWith = <A, R = never>(
         const topics = topicsOf(subscribeOptions?.topics)
         const { live, subscriber } = attach(topics, {
           offer: (entries) => {
-            const before = Option.getOrElse(mailbox.unsafeSize(), () => 0)
-            mailbox.unsafeOfferAll(Chunk.map(entries, (e) => e.event))
-            const size = before + Chunk.size(entries)
-            return size <= bufferSize ? 0 : dropOldest ? size - bufferSize : -1
+            const waiting = Option.getOrElse(mailbox.unsafeSize(), () => 0)
+            if (waiting >= bufferSize && !dropOldest) return -1
+            // One by one: in effect 3.22.4, Mailbox.unsafeOfferAll after unsafeOffer repeats the earlier messages.
+            for (const e of entries) mailbox.unsafeOffer(e.event)
+            return dropOldest ? Math.max(0, waiting + Chunk.size(entries) - bufferSize) : 0
           },
           keepAlive: undefined,
           end: () => mailbox.unsafeDone(Exit.void),
@@ -517,8 +538,9 @@ export const makeWith = <A, R = never>(
         const prelude: Array<SseEvent.SseEvent> = resumed === undefined ? [] : resumed.entries.map((e) => e.event)
         if (resumed?.lost === true && Option.isSome(lastEventId)) prelude.unshift(lostEvent(lastEventId.value))
         live(resumed, lastEventId)
+        const replayed = resumed === undefined ? 0 : resumed.entries.length
         return Stream.concat(
-          Stream.fromIterable(prelude),
+          Stream.fromIterable(prelude).pipe(Stream.ensuring(Effect.sync(() => delivered.unsafeUpdate(replayed, [])))),
           Stream.mapChunks(Mailbox.toStream(mailbox), (chunk) => {
             delivered.unsafeUpdate(Chunk.size(chunk), [])
             return chunk
@@ -538,10 +560,11 @@ export const makeWith = <A, R = never>(
         const topics = topicsOf(serveOptions?.topics)
         const { live, subscriber } = attach(topics, {
           offer: (entries) => {
-            const before = Option.getOrElse(mailbox.unsafeSize(), () => 0)
-            mailbox.unsafeOfferAll(Chunk.map(entries, (e) => e.bytes))
-            const size = before + Chunk.size(entries)
-            return size <= bufferSize ? 0 : dropOldest ? size - bufferSize : -1
+            const waiting = Option.getOrElse(mailbox.unsafeSize(), () => 0)
+            if (waiting >= bufferSize && !dropOldest) return -1
+            for (const e of entries) mailbox.unsafeOffer(e.bytes)
+            outbox.lastOffer = lastDelivery
+            return dropOldest ? Math.max(0, waiting + Chunk.size(entries) - bufferSize) : 0
           },
           keepAlive: keepAlive === undefined ? undefined : (now) => {
             if (now - outbox.lastOffer >= keepAlive && Option.getOrElse(mailbox.unsafeSize(), () => 1) === 0) {
@@ -560,17 +583,24 @@ export const makeWith = <A, R = never>(
           Scope.extend(outbox.scope),
           Effect.tapError(() => Scope.close(outbox.scope, Exit.void))
         )
+        // What the client is written before live events, and how many events each piece carries; a live entry
+        // carries one.
+        const opening = new Map<Uint8Array, number>([[outbox.opening, 0], [server.keepAliveBytes, 0]])
         const response = server.toResponse(outbox, responseOptions, (chunk) => {
           let n = 0
-          for (const bytes of chunk) if (bytes !== server.keepAliveBytes) n++
+          for (const bytes of chunk) n += opening.get(bytes) ?? 1
           delivered.unsafeUpdate(n, [])
         })
         if (serveOptions?.onConnect !== undefined) {
           const greeting = yield* serveOptions.onConnect({ clients: count, lastEventId })
           for (const e of greeting) {
             const bytes = event.encode(e)
-            if (bytes._tag === "Right") mailbox.unsafeOffer(bytes.right)
-            else yield* Effect.logError("effect-sse: an onConnect event is invalid and was not sent", bytes.left)
+            if (bytes._tag === "Right") {
+              opening.set(bytes.right, 0)
+              mailbox.unsafeOffer(bytes.right)
+            } else {
+              yield* Effect.logError("effect-sse: an onConnect event is invalid and was not sent", bytes.left)
+            }
           }
         }
         const resumed = yield* Effect.either(resumeFrom(lastEventId, topics))
@@ -581,10 +611,14 @@ export const makeWith = <A, R = never>(
           return response
         }
         if (resumed.right?.lost === true && Option.isSome(lastEventId)) {
-          mailbox.unsafeOffer(event.unsafeEncode(lostEvent(lastEventId.value)))
+          const lost = event.unsafeEncode(lostEvent(lastEventId.value))
+          opening.set(lost, 0)
+          mailbox.unsafeOffer(lost)
         }
         if (resumed.right !== undefined && resumed.right.entries.length > 0) {
-          mailbox.unsafeOffer(server.concatBytes(resumed.right.entries.map((e) => e.bytes)))
+          const replay = server.concatBytes(resumed.right.entries.map((e) => e.bytes))
+          opening.set(replay, resumed.right.entries.length)
+          mailbox.unsafeOffer(replay)
         }
         live(resumed.right, lastEventId)
         return response
@@ -598,7 +632,7 @@ export const makeWith = <A, R = never>(
       subscribe,
       serve,
       clients: SubscriptionRef.get(clients),
-      clientsChanges: clients.changes,
+      clientsChanges: Stream.interruptWhen(clients.changes, Deferred.await(ended)),
       shutdown: shutdownHub
     }
     return hub

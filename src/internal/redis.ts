@@ -281,7 +281,7 @@ export const backend = (
     return {
       publish,
       resume,
-      isAfter: (entry, id) => !streamId.test(id) || compareIds(entry.id, id) > 0,
+      after: (id) => streamId.test(id) ? (entry) => compareIds(entry.id, id) > 0 : () => true,
       start,
       // Stopping drops the connections; what other processes published stays in Redis for resumption.
       stop: Effect.zipRight(

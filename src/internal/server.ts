@@ -160,6 +160,8 @@ export interface Outbox {
   readonly mailbox: Mailbox.Mailbox<Uint8Array>
   readonly scope: Scope.CloseableScope
   readonly request: Option.Option<HttpServerRequest.HttpServerRequest>
+  /** What was queued first: `: connected`, with the initial `retry` if any. */
+  readonly opening: Uint8Array
   lastOffer: number
 }
 
@@ -182,18 +184,13 @@ export const makeOutbox = (
     if (Option.isSome(requestScope)) {
       yield* Scope.addFinalizer(requestScope.value, Scope.close(scope, Exit.void))
     }
-    const outbox: Outbox = { mailbox, scope, request, lastOffer: yield* Clock.currentTimeMillis }
-    if (options?.retry === undefined) {
-      mailbox.unsafeOffer(connectedBytes)
-    } else {
-      const retry = event.encode(event.retry(options.retry))
-      if (retry._tag === "Right") {
-        mailbox.unsafeOffer(concatBytes([connectedBytes, retry.right]))
-      } else {
-        mailbox.unsafeOffer(connectedBytes)
-        yield* Effect.logError("effect-sse: invalid initial retry; ending the response", retry.left)
-        mailbox.unsafeDone(Exit.void)
-      }
+    const retry = options?.retry === undefined ? undefined : event.encode(event.retry(options.retry))
+    const opening = retry?._tag === "Right" ? concatBytes([connectedBytes, retry.right]) : connectedBytes
+    const outbox: Outbox = { mailbox, scope, request, opening, lastOffer: yield* Clock.currentTimeMillis }
+    mailbox.unsafeOffer(opening)
+    if (retry?._tag === "Left") {
+      yield* Effect.logError("effect-sse: invalid initial retry; ending the response", retry.left)
+      mailbox.unsafeDone(Exit.void)
     }
     return outbox
   })
