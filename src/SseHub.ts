@@ -33,10 +33,11 @@
  *
  * ## Slow clients
  *
- * Each subscriber buffers at most `bufferSize` events. With `slowClient: "disconnect"` (the default) a
- * subscriber that falls further behind is dropped: a served client's socket is closed (the browser reconnects
- * and resumes from history), a `subscribe` stream fails with `SubscriberDropped`. With
- * `slowClient: "drop-oldest"` its oldest buffered events are discarded instead, and counted.
+ * Each subscriber buffers `bufferSize` events. With `slowClient: "disconnect"` (the default) a subscriber
+ * that still has `bufferSize` events waiting when new ones arrive is dropped: a served client's socket is
+ * closed (the browser reconnects and resumes from history), a `subscribe` stream fails with
+ * `SubscriberDropped`. With `slowClient: "drop-oldest"` its oldest buffered events are discarded instead,
+ * and counted.
  *
  * @since 0.1.0
  */
@@ -81,7 +82,8 @@ export const HubClosed: typeof internal.HubClosed = internal.HubClosed
 export type HubClosed = internal.HubClosed
 
 /**
- * Ends a `subscribe` stream whose consumer fell more than `bufferSize` events behind (policy `disconnect`).
+ * Ends a `subscribe` stream whose consumer still had `bufferSize` events waiting when more arrived (policy
+ * `disconnect`).
  *
  * @since 0.1.0
  * @category errors
@@ -232,7 +234,7 @@ export declare namespace Options {
     } | undefined
     /** How many events a subscriber may have waiting before the slow-client policy applies. Default: 1024. */
     readonly bufferSize?: number | undefined
-    /** What happens to a subscriber more than `bufferSize` behind. Default: `"disconnect"`. */
+    /** What happens to a subscriber with `bufferSize` events waiting. Default: `"disconnect"`. */
     readonly slowClient?: "disconnect" | "drop-oldest" | undefined
     /**
      * A `: keep-alive` comment for served clients that received nothing for this long (checked once per
