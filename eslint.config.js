@@ -2,7 +2,17 @@ import effectPlugin from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "dist/**", "test/.docs/**", "bench/results/**", "coverage/**"] },
+  {
+    ignores: [
+      "node_modules/**",
+      "dist/**",
+      "test/.docs/**",
+      ".scratch/**",
+      "bench/tmp/**",
+      "bench/results/**",
+      "coverage/**"
+    ]
+  },
   ...tseslint.configs.recommended,
   ...effectPlugin.configs.dprint,
   {

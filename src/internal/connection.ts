@@ -47,20 +47,40 @@ export const upgrade = <E, R>(
     // The handler gets a child scope, closed after its fiber is interrupted, so its own finalizers run last.
     const handlerScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
     const ended = yield* Deferred.make<void>()
+    let accepting = true
     yield* Scope.addFinalizer(scope, Deferred.succeed(ended, undefined))
+    // Once the connection is over, sends still waiting for room fail at once (Closed).
+    yield* Scope.addFinalizer(
+      scope,
+      Effect.zipRight(
+        Effect.sync(() => {
+          accepting = false
+        }),
+        mailbox.shutdown
+      )
+    )
 
     // A client that does not take data within the write timeout is dropped: ending its response would keep
     // the unsent bytes (and the socket) in memory, so the socket is destroyed.
     const drop = Effect.sync(() => {
+      accepting = false
       mailbox.unsafeDone(Exit.void)
       if (Option.isSome(request)) shutdown.destroySocket(request.value.source)
     }).pipe(Effect.zipRight(Scope.close(scope, Exit.void)))
 
     // Data already queued still goes out after a close, unless the client cannot take it in time.
-    const close = Effect.flatMap(mailbox.end, (first) =>
-      first
-        ? Effect.asVoid(Effect.forkIn(Effect.delay(drop, writeTimeout), scope))
-        : Effect.void)
+    const close = Effect.flatMap(
+      Effect.zipRight(
+        Effect.sync(() => {
+          accepting = false
+        }),
+        mailbox.end
+      ),
+      (first) =>
+        first
+          ? Effect.asVoid(Effect.forkIn(Effect.interruptible(Effect.delay(drop, writeTimeout)), scope))
+          : Effect.void
+    )
 
     const write = (bytes: Uint8Array): Effect.Effect<void, ConnectionClosed> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
@@ -84,7 +104,7 @@ export const upgrade = <E, R>(
       sendJSON: (value) => Effect.flatMap(event.json(value), send),
       done: Deferred.await(ended),
       close,
-      isOpen: Effect.sync(() => Option.isSome(mailbox.unsafeSize()))
+      isOpen: Effect.sync(() => accepting && Option.isSome(mailbox.unsafeSize()))
     }
 
     yield* handler(connection).pipe(

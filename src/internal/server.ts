@@ -129,9 +129,9 @@ export const lastEventId = Effect.map(HttpServerRequest.HttpServerRequest, lastE
 /** @internal */
 export const currentRequest = Effect.serviceOption(HttpServerRequest.HttpServerRequest)
 
-const httpVersionMajor = (source: unknown): number | undefined => {
-  const major = (source as { httpVersionMajor?: unknown } | undefined)?.httpVersionMajor
-  return typeof major === "number" ? major : undefined
+const isHttp11 = (source: unknown): boolean => {
+  const version = source as { httpVersionMajor?: unknown; httpVersionMinor?: unknown } | undefined
+  return version?.httpVersionMajor === 1 && version.httpVersionMinor === 1
 }
 
 /** @internal */
@@ -143,8 +143,9 @@ export const responseHeaders = (
     "cache-control": "no-cache",
     "x-accel-buffering": "no"
   })
-  // Connection-specific headers are forbidden on HTTP/2; only HTTP/1.x gets `Connection: keep-alive`.
-  if (Option.isSome(request) && httpVersionMajor(request.value.source) === 1) {
+  // Connection-specific headers are forbidden on HTTP/2, and HTTP/1.0 connections close after the response:
+  // only HTTP/1.1 gets `Connection: keep-alive`.
+  if (Option.isSome(request) && isHttp11(request.value.source)) {
     headers = Headers.set(headers, "connection", "keep-alive")
   }
   return extra === undefined ? headers : Headers.merge(headers, Headers.fromInput(extra))

@@ -7,7 +7,7 @@ import { Data, type Duration, Effect, type Scope } from "effect"
 import * as Net from "node:net"
 
 export class SseSocketError extends Data.TaggedError("SseSocketError")<{
-  readonly reason: "Timeout" | "Closed" | "Protocol" | "Connect"
+  readonly reason: "Timeout" | "Closed" | "Connect"
   readonly detail: string
 }> {
   override get message(): string {
