@@ -1,10 +1,11 @@
-import { HttpRouter } from "@effect/platform"
+import { HttpRouter, HttpServerResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, FastCheck as fc, Logger, Option, Ref, Stream, TestClock } from "effect"
 import { EventSource } from "eventsource"
 import { router, timeEvents } from "../examples/time.js"
 import * as SseEvent from "../src/SseEvent.js"
 import * as SseResponse from "../src/SseResponse.js"
+import { launchChromium } from "./utils/browser.js"
 import { runBody } from "./utils/inProcess.js"
 import * as TestServer from "./utils/server.js"
 import * as SseSocket from "./utils/sseSocket.js"
@@ -183,4 +184,43 @@ describe("the eventsource npm client", () => {
       expect(received).toEqual([["evt-1", "first"], ["evt-2", "resumed after evt-1"]])
       expect((yield* Ref.get(seenIds)).slice(0, 2)).toEqual([Option.none(), Option.some("evt-1")])
     }).pipe(Effect.scoped))
+})
+
+describe("a browser's EventSource", () => {
+  const page = `<!doctype html><meta charset="utf-8"><title>time</title><script>
+    window.received = []
+    window.opened = false
+    const source = new EventSource("/events")
+    source.onopen = () => { window.opened = true }
+    source.addEventListener("time", (e) => { window.received.push({ data: e.data, id: e.lastEventId }) })
+  </script>`
+
+  it.live(
+    "in headless Chromium, opens at once and receives time events evt-1, evt-2 as the seed shows",
+    () =>
+      Effect.gen(function*() {
+        const app = HttpRouter.get(router, "/", HttpServerResponse.html(page))
+        const server = yield* TestServer.serve(app)
+        const browser = yield* launchChromium
+        const tab = yield* Effect.promise(() => browser.newPage())
+        yield* Effect.promise(() => tab.goto(`http://127.0.0.1:${server.port}/`))
+        // `: connected` is written at once, so `open` fires before the first event (a second later).
+        yield* Effect.promise(() => tab.waitForFunction(() => (window as unknown as { opened: boolean }).opened))
+        expect(
+          yield* Effect.promise(() => tab.evaluate(() => (window as unknown as { received: Array<unknown> }).received))
+        )
+          .toEqual([])
+        yield* Effect.promise(() =>
+          tab.waitForFunction(() => (window as unknown as { received: Array<unknown> }).received.length >= 2, null, {
+            timeout: 10_000
+          })
+        )
+        const received = yield* Effect.promise(() =>
+          tab.evaluate(() => (window as unknown as { received: Array<{ data: string; id: string }> }).received)
+        )
+        expect(received.slice(0, 2).map((e) => e.id)).toEqual(["evt-1", "evt-2"])
+        for (const e of received) expect(e.data).toMatch(rfc3339Pattern)
+      }).pipe(Effect.scoped),
+    { timeout: 30_000 }
+  )
 })

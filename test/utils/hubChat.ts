@@ -1,13 +1,11 @@
 /**
  * Helpers for the chat example's end-to-end tests: a POST over Node's HTTP client (with or without a
- * Content-Length), the example run as its own process, and headless Chromium through playwright-core.
+ * Content-Length), the example run as its own process, and headless Chromium (from ./browser.js).
  */
 import { Effect, type Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync } from "node:fs"
 import * as Http from "node:http"
 import { fileURLToPath } from "node:url"
-import { type Browser, chromium } from "playwright-core"
 import { ClientError } from "./hubClients.js"
 
 export interface PostResult {
@@ -132,30 +130,4 @@ export const spawnChat: Effect.Effect<ChatProcess, ClientError, Scope.Scope> = E
     })
 )
 
-export const chromiumPath = "/usr/bin/chromium"
-
-/**
- * Headless Chromium from the system (Debian's package; CI installs it), closed with the scope. Fails with a
- * clear message when it is missing: no tool is allowed to download a browser, and the test must not pass
- * silently without one.
- */
-export const launchChromium: Effect.Effect<Browser, Error, Scope.Scope> = Effect.acquireRelease(
-  Effect.suspend(() =>
-    existsSync(chromiumPath)
-      ? Effect.tryPromise({
-        try: () =>
-          chromium.launch({
-            executablePath: chromiumPath,
-            args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-          }),
-        catch: (cause) => new Error(`Chromium at ${chromiumPath} did not start: ${String(cause)}`)
-      })
-      : Effect.fail(
-        new Error(
-          `The browser test needs Chromium at ${chromiumPath} (Debian's "chromium" package, which CI installs); ` +
-            "no browser is downloaded"
-        )
-      )
-  ),
-  (browser) => Effect.promise(() => browser.close())
-)
+export { chromiumPath, launchChromium } from "./browser.js"
