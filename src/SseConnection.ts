@@ -59,9 +59,9 @@ export interface SseConnection {
   /** The request's `Last-Event-ID` header: the id of the last event the client saw before it reconnected. */
   readonly lastEventId: Option.Option<string>
   /**
-   * Writes an event. Suspends while the connection's buffer is full (socket backpressure) and fails with
-   * `ConnectionClosed` once the connection is closed, or when the client has not taken the data within
-   * `writeTimeout` (the connection is then closed). Never hangs.
+   * Writes an event. Waits while `highWaterMark` bytes are queued for the client (socket backpressure) and
+   * fails with `ConnectionClosed` once the connection is closed, or when the client has not taken the data
+   * within `writeTimeout` (the connection is then closed). Never hangs.
    */
   readonly send: (event: SseEvent.SseEvent) => Effect.Effect<void, ConnectionClosed | SseEvent.SseEventError>
   /** Writes an event with this data and no other field. */
@@ -105,8 +105,11 @@ export interface ResponseOptions {
  * @category models
  */
 export interface UpgradeOptions extends ResponseOptions {
-  /** How many writes may wait for the socket before `send` suspends. Default: 64. */
-  readonly bufferSize?: number | undefined
+  /**
+   * How many bytes may wait for the client before `send` waits for it to read (socket backpressure).
+   * Default: 16 KiB.
+   */
+  readonly highWaterMark?: number | undefined
   /**
    * How long a `send` (or the flush after `close`) may wait for a client that is not reading before the
    * connection is closed. Default: 10 seconds.

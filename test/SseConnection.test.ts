@@ -146,7 +146,7 @@ describe("SseConnection.upgrade in-process", () => {
 
   it.effect("isOpen is false after the client left", () =>
     Effect.gen(function*() {
-      const { connection, response } = yield* open({ bufferSize: 8 })
+      const { connection, response } = yield* open()
       const body = yield* runBody(response)
       yield* TestClock.adjust("0 millis")
       yield* Fiber.interrupt(body.fiber)
@@ -250,8 +250,8 @@ describe("SseConnection.upgrade in-process", () => {
 describe("SseConnection backpressure in-process (TestClock)", () => {
   it.effect("a send waiting for room resumes as soon as the client reads", () =>
     Effect.gen(function*() {
-      // `: connected` takes one of the two places.
-      const { connection, response } = yield* open({ bufferSize: 2, writeTimeout: "1 second" })
+      // `: connected` (13 bytes) leaves room under the 20-byte high-water mark for one more write, not two.
+      const { connection, response } = yield* open({ highWaterMark: 20, writeTimeout: "1 second" })
       yield* connection.sendData("fits")
       const waiting = yield* Effect.fork(connection.sendData("waits"))
       yield* TestClock.adjust("500 millis")
@@ -265,7 +265,8 @@ describe("SseConnection backpressure in-process (TestClock)", () => {
 
   it.effect("a send waiting for room fails with Closed as soon as the client leaves, not at the write timeout", () =>
     Effect.gen(function*() {
-      const { connection, response } = yield* open({ bufferSize: 2, writeTimeout: "10 seconds" })
+      // Two 24-byte writes fit under the 40-byte high-water mark once `: connected` was taken; a third waits.
+      const { connection, response } = yield* open({ highWaterMark: 40, writeTimeout: "10 seconds" })
       // A client that took the first write and then stopped reading (as a socket whose buffers are full).
       const firstWrite = yield* Deferred.make<void>()
       const client = yield* bodyStream(response).pipe(
@@ -287,7 +288,8 @@ describe("SseConnection backpressure in-process (TestClock)", () => {
 
   it.effect("a client that never reads makes send fail with WriteTimeout at writeTimeout, not before, and closes the connection", () =>
     Effect.gen(function*() {
-      const { connection, finalizers } = yield* open({ bufferSize: 2, writeTimeout: "1 second" })
+      // `: connected` (13 bytes) and "fits" (12) reach the 20-byte high-water mark: the next send waits.
+      const { connection, finalizers } = yield* open({ highWaterMark: 20, writeTimeout: "1 second" })
       yield* connection.sendData("fits")
       const waiting = yield* Effect.fork(Effect.either(connection.sendData("waits")))
       yield* TestClock.adjust("999 millis")
@@ -303,7 +305,7 @@ describe("SseConnection backpressure in-process (TestClock)", () => {
 
   it.effect("close flushes queued data, but a client that never reads is dropped after writeTimeout", () =>
     Effect.gen(function*() {
-      const { connection, finalizers } = yield* open({ bufferSize: 8, writeTimeout: "2 seconds" })
+      const { connection, finalizers } = yield* open({ writeTimeout: "2 seconds" })
       yield* connection.sendData("queued")
       yield* connection.close
       const done = yield* Effect.fork(connection.done)
@@ -344,7 +346,8 @@ describe("SseConnection: whatever ends the connection, done completes and the ha
     },
     {
       name: "a write timeout",
-      options: { bufferSize: 1, writeTimeout: "1 second" },
+      // `: connected` alone fills a 1-byte high-water mark: the send waits from the start.
+      options: { highWaterMark: 1, writeTimeout: "1 second" },
       handler: (c) => Effect.ignore(c.sendData("stuck")),
       readBody: false,
       end: () => TestClock.adjust("1 second")
@@ -504,7 +507,7 @@ describe("SseConnection over a real socket", () => {
                 if (Either.isLeft(result)) return yield* Deferred.succeed(outcome, { sent, error: result.left })
               }
               yield* Deferred.succeed(outcome, { sent: 1000, error: undefined })
-            }), { bufferSize: 2, writeTimeout: "300 millis" })
+            }), { writeTimeout: "300 millis" })
         ))
         const server = yield* TestServer.serve(app)
         const client = yield* SseSocket.connect(server.port)

@@ -286,20 +286,17 @@ describe("SseHub slow clients over HTTP", () => {
 
         // Until the stalled client is dropped: its kernel buffers fill up (a few MiB), then its buffer in the hub.
         const deliveredBefore = yield* hubMetric("sse_hub_events_delivered", name)
-        let backlogAtDrop: number | undefined
-        for (let round = 0; round < 200 && backlogAtDrop === undefined; round++) {
+        // `delivered` counts events written to a client's response: the readers were written every event, so the
+        // rest is what the stalled client was written before it was dropped.
+        let atDrop: { readonly published: number; readonly writtenToStalled: number } | undefined
+        for (let round = 0; round < 200 && atDrop === undefined; round++) {
           yield* publishBatch
           if ((yield* hubMetric("sse_hub_clients_dropped", name)) > 0) {
-            // `delivered` counts events taken from a client's buffer to its socket: the readers took every event,
-            // so what is left is what the stalled client's socket took; the rest was waiting in its buffer.
             const delivered = (yield* hubMetric("sse_hub_events_delivered", name)) - deliveredBefore
-            backlogAtDrop = ids.length - (delivered - 50 * ids.length)
+            atDrop = { published: ids.length, writtenToStalled: delivered - 50 * ids.length }
           }
         }
-        expect(backlogAtDrop, "the stalled client was never dropped").toBeDefined()
-        // The bound: dropped as soon as more than bufferSize events wait for it, never more than one batch later.
-        expect(backlogAtDrop).toBeGreaterThan(bufferSize)
-        expect(backlogAtDrop).toBeLessThanOrEqual(bufferSize + batch)
+        expect(atDrop, "the stalled client was never dropped").toBeDefined()
         // The server closed its connection and forgot it.
         yield* awaitServerSocketClosed(server.sockets, stalled.localPort)
         yield* awaitClients(hub, (n) => n === 50, "the 50 readers are left")
@@ -330,6 +327,14 @@ describe("SseHub slow clients over HTTP", () => {
         expect(got.status).toBe(200)
         const gotIds = got.events.map((e) => e.id)
         expect(gotIds).toEqual(ids.slice(0, gotIds.length))
+        // The bound. What its socket took reached it; the rest of what it was written was waiting in the server
+        // when it was dropped: at least bufferSize events (the rule), less than one batch more (the batch that
+        // found it full was not written to it at all).
+        const { published, writtenToStalled } = atDrop!
+        const waitingAtDrop = writtenToStalled - gotIds.length
+        expect(waitingAtDrop).toBeGreaterThanOrEqual(bufferSize)
+        expect(waitingAtDrop).toBeLessThan(bufferSize + batch)
+        expect(writtenToStalled).toBe(published - batch)
         const back = yield* openReader(server.port, {
           keep: "ids",
           headers: { "last-event-id": gotIds[gotIds.length - 1]! }

@@ -130,7 +130,7 @@ describe("graceful shutdown in-process", () => {
             }
             yield* Deferred.succeed(blocked, undefined)
             return yield* Effect.never
-          }), { bufferSize: 2, writeTimeout: "1 minute" })
+          }), { writeTimeout: "1 minute" })
       ))
       const serverScope = yield* Scope.make()
       const server = yield* TestServer.serve(app).pipe(Scope.extend(serverScope))

@@ -13,7 +13,7 @@ import type * as SseConnection from "../SseConnection.js"
 import type * as SseEvent from "../SseEvent.js"
 import * as event from "./event.js"
 import * as server from "./server.js"
-import * as shutdown from "./shutdown.js"
+import * as sink from "./sink.js"
 
 /** @internal */
 export class ConnectionClosed extends Data.TaggedError("ConnectionClosed")<{
@@ -30,9 +30,6 @@ const closedError = new ConnectionClosed({ reason: "Closed" })
 const timeoutError = new ConnectionClosed({ reason: "WriteTimeout" })
 
 /** @internal */
-export const defaultBufferSize = 64
-
-/** @internal */
 export const defaultWriteTimeout = Duration.seconds(10)
 
 /** @internal */
@@ -42,55 +39,55 @@ export const upgrade = <E, R>(
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, Exclude<R, Scope.Scope>> =>
   Effect.gen(function*() {
     const writeTimeout = Duration.decode(options?.writeTimeout ?? defaultWriteTimeout)
-    const outbox = yield* server.makeOutbox(options, { capacity: options?.bufferSize ?? defaultBufferSize })
-    const { mailbox, request, scope } = outbox
+    const highWaterMark = options?.highWaterMark ?? sink.defaultHighWaterMark
+    const outbox = yield* server.makeOutbox(options, highWaterMark)
+    const { request, scope } = outbox
+    const target = outbox.sink
     // The handler gets a child scope, closed after its fiber is interrupted, so its own finalizers run last.
     const handlerScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
     const ended = yield* Deferred.make<void>()
     let accepting = true
-    yield* Scope.addFinalizer(scope, Deferred.succeed(ended, undefined))
-    // Once the connection is over, sends still waiting for room fail at once (Closed).
     yield* Scope.addFinalizer(
       scope,
       Effect.zipRight(
         Effect.sync(() => {
+          // A send still waiting for room fails at once: the sink is disposed, which wakes it.
           accepting = false
         }),
-        mailbox.shutdown
+        Deferred.succeed(ended, undefined)
       )
     )
 
     // A client that does not take data within the write timeout is dropped: ending its response would keep
     // the unsent bytes (and the socket) in memory, so the socket is destroyed.
-    const drop = Effect.sync(() => {
-      accepting = false
-      mailbox.unsafeDone(Exit.void)
-      if (Option.isSome(request)) shutdown.destroySocket(request.value.source)
-    }).pipe(Effect.zipRight(Scope.close(scope, Exit.void)))
-
-    // Data already queued still goes out after a close, unless the client cannot take it in time.
-    const close = Effect.flatMap(
-      Effect.zipRight(
-        Effect.sync(() => {
-          accepting = false
-        }),
-        mailbox.end
-      ),
-      (first) =>
-        first
-          ? Effect.asVoid(Effect.forkIn(Effect.interruptible(Effect.delay(drop, writeTimeout)), scope))
-          : Effect.void
+    const drop = Effect.zipRight(
+      Effect.sync(() => {
+        accepting = false
+        target.destroy()
+      }),
+      Scope.close(scope, Exit.void)
     )
+
+    // What was sent is still delivered after a close, unless the client cannot take it in time.
+    const close = Effect.suspend(() => {
+      if (!accepting) return Effect.void
+      accepting = false
+      target.end()
+      return Effect.asVoid(Effect.forkIn(Effect.interruptible(Effect.delay(drop, writeTimeout)), scope))
+    })
 
     const write = (bytes: Uint8Array): Effect.Effect<void, ConnectionClosed> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        outbox.lastOffer = now
-        if (mailbox.unsafeOffer(bytes)) return Effect.void
-        if (Option.isNone(mailbox.unsafeSize())) return Effect.fail(closedError)
-        return mailbox.offer(bytes).pipe(
+        if (!accepting || target.isClosed()) return Effect.fail(closedError)
+        if (target.buffered() < highWaterMark) {
+          outbox.lastWrite = now
+          target.write(bytes)
+          return Effect.void
+        }
+        return server.write(outbox, bytes).pipe(
           Effect.timeoutFail({ duration: writeTimeout, onTimeout: () => timeoutError }),
           Effect.tapError((error) => error === timeoutError ? Effect.forkDaemon(drop) : Effect.void),
-          Effect.flatMap((accepted) => accepted ? Effect.void : Effect.fail(closedError))
+          Effect.flatMap((written) => written && accepting ? Effect.void : Effect.fail(closedError))
         )
       })
 
@@ -104,7 +101,7 @@ export const upgrade = <E, R>(
       sendJSON: (value) => Effect.flatMap(event.json(value), send),
       done: Deferred.await(ended),
       close,
-      isOpen: Effect.sync(() => accepting && Option.isSome(mailbox.unsafeSize()))
+      isOpen: Effect.sync(() => accepting && !target.isClosed())
     }
 
     yield* handler(connection).pipe(

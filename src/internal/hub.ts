@@ -22,7 +22,7 @@ import type * as SseEvent from "../SseEvent.js"
 import type * as SseHub from "../SseHub.js"
 import * as event from "./event.js"
 import * as server from "./server.js"
-import * as shutdown from "./shutdown.js"
+import * as sink from "./sink.js"
 
 /** @internal */
 export const TypeId: SseHub.TypeId = Symbol.for("effect-sse/SseHub") as SseHub.TypeId
@@ -99,8 +99,11 @@ export interface Entry {
 
 interface Subscriber {
   readonly topics: ReadonlySet<string> | undefined
-  /** Offers entries; returns how many the subscriber had to drop (drop-oldest) or -1 if it must go. */
-  readonly offer: (entries: Chunk.Chunk<Entry>) => number
+  /**
+   * Offers entries, with their wire bytes joined (computed on demand, and shared by every subscriber that
+   * takes the whole batch); returns how many the subscriber had to drop (drop-oldest) or -1 if it must go.
+   */
+  readonly offer: (entries: Chunk.Chunk<Entry>, bytes: () => Uint8Array) => number
   readonly keepAlive: ((now: number) => void) | undefined
   readonly end: () => void
   readonly drop: () => void
@@ -174,6 +177,12 @@ export class History {
     }
     return { lost: found === undefined, entries }
   }
+}
+
+const joinBytes = (entries: Iterable<Entry>): Uint8Array => {
+  const parts: Array<Uint8Array> = []
+  for (const entry of entries) parts.push(entry.bytes)
+  return sink.concat(parts)
 }
 
 /** @internal */
@@ -263,7 +272,7 @@ export const memoryBackend = (options: {
           const withId = e.id === id ? e : event.withId(e, id)
           const bytes = event.encode(withId)
           if (bytes._tag === "Left") return Effect.fail(bytes.left)
-          prepared.push({ seq: next, id, event: withId, bytes: bytes.right, topics, at: now })
+          prepared.push({ seq: next, id, event: withId, bytes: sink.toBuffer(bytes.right), topics, at: now })
         }
         seq += prepared.length
         // In the history at once, so that an id publish returned can be resumed from before it is dispatched.
@@ -384,10 +393,17 @@ export const makeWith = <A, R = never>(
     const deliver = (entries: ReadonlyArray<Entry>, now: number) => {
       lastDelivery = now
       const batch = Chunk.unsafeFromArray(entries)
+      let joined: Uint8Array | undefined
+      const shared = () => joined ??= joinBytes(batch)
       for (const subscriber of subscribers) {
-        const mine = subscriber.topics === undefined ? batch : Chunk.filter(batch, (e) => matches(subscriber.topics, e))
-        if (Chunk.isEmpty(mine)) continue
-        const dropped = subscriber.offer(mine)
+        let dropped: number
+        if (subscriber.topics === undefined) {
+          dropped = subscriber.offer(batch, shared)
+        } else {
+          const mine = Chunk.filter(batch, (e) => matches(subscriber.topics, e))
+          if (Chunk.isEmpty(mine)) continue
+          dropped = subscriber.offer(mine, Chunk.size(mine) === Chunk.size(batch) ? shared : () => joinBytes(mine))
+        }
         if (dropped < 0) {
           subscribers.delete(subscriber)
           droppedClients.unsafeUpdate(1, [])
@@ -437,7 +453,7 @@ export const makeWith = <A, R = never>(
     const attach = (
       topics: ReadonlySet<string> | undefined,
       sink: {
-        readonly offer: (entries: Chunk.Chunk<Entry>) => number
+        readonly offer: (entries: Chunk.Chunk<Entry>, bytes: () => Uint8Array) => number
         readonly keepAlive: ((now: number) => void) | undefined
         readonly end: () => void
         readonly drop: () => void
@@ -449,18 +465,18 @@ export const makeWith = <A, R = never>(
       let skip: ((entry: Entry) => boolean) | undefined
       const subscriber: Subscriber = {
         topics,
-        offer: (entries) => {
+        offer: (entries, bytes) => {
           if (pending !== undefined) {
             if (pending.length >= bufferSize && !dropOldest) return -1
             for (const entry of entries) pending.push(entry)
             return 0
           }
-          if (skip === undefined) return sink.offer(entries)
+          if (skip === undefined) return sink.offer(entries, bytes)
           const isNew = skip
           const fresh = Chunk.filter(entries, isNew)
           if (Chunk.isEmpty(fresh)) return 0
           skip = undefined
-          return sink.offer(fresh)
+          return sink.offer(fresh, () => joinBytes(fresh))
         },
         keepAlive: sink.keepAlive,
         end: sink.end,
@@ -480,7 +496,8 @@ export const makeWith = <A, R = never>(
           skip = isNew
           return
         }
-        const dropped = sink.offer(Chunk.unsafeFromArray(fresh))
+        const entries = Chunk.unsafeFromArray(fresh)
+        const dropped = sink.offer(entries, () => joinBytes(entries))
         if (dropped < 0) {
           subscribers.delete(subscriber)
           droppedClients.unsafeUpdate(1, [])
@@ -552,73 +569,102 @@ export const makeWith = <A, R = never>(
       Effect.gen(function*() {
         if (closed) return yield* Effect.fail(closedError)
         const responseOptions = { retry: options.retry, headers: serveOptions?.headers, keepAlive: false as const }
-        const outbox = yield* server.makeOutbox(
-          responseOptions,
-          dropOldest ? { capacity: bufferSize, strategy: "sliding" } : {}
-        )
-        const { mailbox, request } = outbox
+        const outbox = yield* server.makeOutbox(responseOptions)
+        const { request } = outbox
+        const target = outbox.sink
         const topics = topicsOf(serveOptions?.topics)
+        // Events written to the response but not yet taken by the socket: each write is recorded with the
+        // running byte and event totals at its end, and a write counts as taken once all its bytes are.
+        const written: Array<number> = []
+        let head = 0
+        let bytesWritten = 0
+        let eventsWritten = 0
+        let eventsTaken = 0
+        const waiting = () => {
+          const taken = bytesWritten - target.buffered()
+          while (head < written.length && written[head] <= taken) {
+            eventsTaken = written[head + 1]
+            head += 2
+          }
+          if (head > 64 && head * 2 > written.length) {
+            written.splice(0, head)
+            head = 0
+          }
+          return eventsWritten - eventsTaken
+        }
+        const writeEntries = (bytes: Uint8Array, count: number) => {
+          target.write(bytes)
+          bytesWritten += bytes.length
+          eventsWritten += count
+          written.push(bytesWritten, eventsWritten)
+          outbox.lastWrite = lastDelivery
+          delivered.unsafeUpdate(count, [])
+        }
+        // drop-oldest: while the client is over its high-water mark, events wait here, the newest
+        // `bufferSize` of them, and go out in one write when it has room.
+        let held: Array<Entry> | undefined
+        const flush = () => {
+          const entries = held
+          held = undefined
+          if (entries === undefined || entries.length === 0 || target.isClosed()) return
+          writeEntries(joinBytes(entries), entries.length)
+        }
         const { live, subscriber } = attach(topics, {
-          offer: (entries) => {
-            const waiting = Option.getOrElse(mailbox.unsafeSize(), () => 0)
-            if (waiting >= bufferSize && !dropOldest) return -1
-            for (const e of entries) mailbox.unsafeOffer(e.bytes)
-            outbox.lastOffer = lastDelivery
-            return dropOldest ? Math.max(0, waiting + Chunk.size(entries) - bufferSize) : 0
+          offer: (entries, bytes) => {
+            if (!dropOldest) {
+              if (waiting() >= bufferSize) return -1
+              writeEntries(bytes(), Chunk.size(entries))
+              return 0
+            }
+            if (held === undefined && target.buffered() < sink.defaultHighWaterMark) {
+              writeEntries(bytes(), Chunk.size(entries))
+              return 0
+            }
+            if (held === undefined) {
+              held = []
+              target.onWritable(flush)
+            }
+            for (const entry of entries) held.push(entry)
+            const excess = held.length - bufferSize
+            if (excess <= 0) return 0
+            held.splice(0, excess)
+            return excess
           },
           keepAlive: keepAlive === undefined ? undefined : (now) => {
-            if (now - outbox.lastOffer >= keepAlive && Option.getOrElse(mailbox.unsafeSize(), () => 1) === 0) {
-              mailbox.unsafeOffer(server.keepAliveBytes)
-              outbox.lastOffer = now
+            if (now - outbox.lastWrite >= keepAlive && target.buffered() === 0) {
+              target.write(server.keepAliveBytes)
+              outbox.lastWrite = now
             }
           },
-          end: () => mailbox.unsafeDone(Exit.void),
-          drop: () => {
-            mailbox.unsafeDone(Exit.void)
-            if (Option.isSome(request)) shutdown.destroySocket(request.value.source)
-          }
+          end: () => target.end(),
+          drop: () => target.destroy()
         })
         const lastEventId = Option.isSome(request) ? requestLastEventId(request.value) : Option.none()
         const count = yield* register(subscriber).pipe(
           Scope.extend(outbox.scope),
           Effect.tapError(() => Scope.close(outbox.scope, Exit.void))
         )
-        // What the client is written before live events, and how many events each piece carries; a live entry
-        // carries one.
-        const opening = new Map<Uint8Array, number>([[outbox.opening, 0], [server.keepAliveBytes, 0]])
-        const response = server.toResponse(outbox, responseOptions, (chunk) => {
-          let n = 0
-          for (const bytes of chunk) n += opening.get(bytes) ?? 1
-          delivered.unsafeUpdate(n, [])
-        })
+        const response = server.toResponse(outbox, responseOptions)
         if (serveOptions?.onConnect !== undefined) {
           const greeting = yield* serveOptions.onConnect({ clients: count, lastEventId })
           for (const e of greeting) {
             const bytes = event.encode(e)
-            if (bytes._tag === "Right") {
-              opening.set(bytes.right, 0)
-              mailbox.unsafeOffer(bytes.right)
-            } else {
-              yield* Effect.logError("effect-sse: an onConnect event is invalid and was not sent", bytes.left)
-            }
+            if (bytes._tag === "Right") target.write(bytes.right)
+            else yield* Effect.logError("effect-sse: an onConnect event is invalid and was not sent", bytes.left)
           }
         }
         const resumed = yield* Effect.either(resumeFrom(lastEventId, topics))
         if (Either.isLeft(resumed)) {
           // History is out of reach: end at once, and the browser retries after its reconnection time.
           yield* Effect.logWarning("effect-sse: cannot resume a client now; ending its response", resumed.left)
-          mailbox.unsafeDone(Exit.void)
+          target.end()
           return response
         }
         if (resumed.right?.lost === true && Option.isSome(lastEventId)) {
-          const lost = event.unsafeEncode(lostEvent(lastEventId.value))
-          opening.set(lost, 0)
-          mailbox.unsafeOffer(lost)
+          target.write(event.unsafeEncode(lostEvent(lastEventId.value)))
         }
         if (resumed.right !== undefined && resumed.right.entries.length > 0) {
-          const replay = server.concatBytes(resumed.right.entries.map((e) => e.bytes))
-          opening.set(replay, resumed.right.entries.length)
-          mailbox.unsafeOffer(replay)
+          writeEntries(joinBytes(resumed.right.entries), resumed.right.entries.length)
         }
         live(resumed.right, lastEventId)
         return response

@@ -13,6 +13,7 @@ import type * as SseHub from "../SseHub.js"
 import type * as SseHubRedis from "../SseHubRedis.js"
 import * as event from "./event.js"
 import * as hub from "./hub.js"
+import * as sink from "./sink.js"
 
 /** @internal */
 export const defaultUrl = "redis://127.0.0.1:6379"
@@ -76,7 +77,14 @@ const restore = (id: string, fields: ReadonlyArray<string>): hub.Entry | undefin
   const bytes = event.encode(self)
   if (bytes._tag === "Left") return undefined
   const match = streamId.exec(id)
-  return { seq: 0, id, event: self, bytes: bytes.right, topics, at: match === null ? 0 : Number(match[1]) }
+  return {
+    seq: 0,
+    id,
+    event: self,
+    bytes: sink.toBuffer(bytes.right),
+    topics,
+    at: match === null ? 0 : Number(match[1])
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import * as Headers from "@effect/platform/Headers"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
@@ -15,6 +15,7 @@ import * as Stream from "effect/Stream"
 import type * as SseEvent from "../SseEvent.js"
 import * as event from "./event.js"
 import * as shutdown from "./shutdown.js"
+import * as sink from "./sink.js"
 
 /** @internal */
 export interface ServeOptions {
@@ -30,28 +31,14 @@ export const defaultKeepAlive = Duration.seconds(15)
 export const keepAliveMillis = (options: ServeOptions | undefined): number | undefined =>
   options?.keepAlive === false ? undefined : Duration.toMillis(options?.keepAlive ?? defaultKeepAlive)
 
-const encodeValid = (self: SseEvent.SseEvent): Uint8Array => Option.getOrThrow(Option.getRight(event.encode(self)))
+const encodeValid = (self: SseEvent.SseEvent): Uint8Array =>
+  sink.toBuffer(Option.getOrThrow(Option.getRight(event.encode(self))))
 
 /** @internal */
 export const connectedBytes = encodeValid(event.comment("connected"))
 
 /** @internal */
 export const keepAliveBytes = encodeValid(event.comment("keep-alive"))
-
-/** @internal */
-export const concatBytes = (chunk: Chunk.Chunk<Uint8Array> | ReadonlyArray<Uint8Array>): Uint8Array => {
-  const parts = Chunk.isChunk(chunk) ? Chunk.toReadonlyArray(chunk) : chunk
-  if (parts.length === 1) return parts[0]
-  let size = 0
-  for (let i = 0; i < parts.length; i++) size += parts[i].length
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (let i = 0; i < parts.length; i++) {
-    out.set(parts[i], offset)
-    offset += parts[i].length
-  }
-  return out
-}
 
 /**
  * Encodes a stream of events chunk by chunk, one buffer per chunk. An invalid event fails the stream with
@@ -87,7 +74,7 @@ export const encodeChannel = <E>(): Channel.Channel<
         }
         parts.push(encoded.right)
       }
-      const write = parts.length === 0 ? Channel.void : Channel.write(Chunk.of(concatBytes(parts)))
+      const write = parts.length === 0 ? Channel.void : Channel.write(Chunk.of(sink.concat(parts)))
       return error === undefined ? Channel.zipRight(write, loop) : Channel.zipRight(write, Channel.fail(error))
     },
     onFailure: Channel.failCause,
@@ -152,52 +139,83 @@ export const responseHeaders = (
 }
 
 /**
- * The write side of one SSE response: a mailbox of wire bytes that the response drains into the socket,
- * the time of the last offer (for keep-alive) and the connection's scope.
+ * One SSE response being written: its sink, its scope (closed when the response is over, or with the request
+ * if it is never served), what was written first, and when it was last written to (for keep-alive).
  *
  * @internal
  */
 export interface Outbox {
-  readonly mailbox: Mailbox.Mailbox<Uint8Array>
+  readonly sink: sink.Sink
   readonly scope: Scope.CloseableScope
   readonly request: Option.Option<HttpServerRequest.HttpServerRequest>
-  /** What was queued first: `: connected`, with the initial `retry` if any. */
+  /** `: connected`, with the initial `retry` if any. */
   readonly opening: Uint8Array
-  lastOffer: number
+  lastWrite: number
 }
 
 /**
- * Opens an outbox: `: connected` and the optional `retry` are queued first; the connection's scope is
- * closed when the response ends, and by the request's scope if the response is never served. An invalid
- * `retry` is logged and ends the response after `: connected`.
+ * Opens a response: `: connected` (and the optional `retry`) are written first, so the headers and first bytes
+ * leave at once. On Node's server the sink is a raw body piped into the response, elsewhere a `Stream` body.
+ * The response ends when the server closes. An invalid `retry` is logged and ends the response after
+ * `: connected`.
  *
  * @internal
  */
 export const makeOutbox = (
   options: ServeOptions | undefined,
-  mailboxOptions: { readonly capacity?: number; readonly strategy?: "suspend" | "sliding" } = {}
+  highWaterMark: number = sink.defaultHighWaterMark
 ): Effect.Effect<Outbox> =>
   Effect.gen(function*() {
     const request = yield* currentRequest
-    const mailbox = yield* Mailbox.make<Uint8Array>(mailboxOptions)
+    const source = Option.isSome(request) ? request.value.source : undefined
     const scope = yield* Scope.make()
+    // On Node's server the request's scope ends the connection's when the response is over; a `Stream` body
+    // ends it itself.
+    const target = shutdown.nodeServerOf(source) === undefined
+      ? sink.stream(yield* Mailbox.make<Uint8Array>(), highWaterMark, Scope.close(scope, Exit.void))
+      : sink.node(source, highWaterMark)
     const requestScope = yield* Effect.serviceOption(Scope.Scope)
     if (Option.isSome(requestScope)) {
       yield* Scope.addFinalizer(requestScope.value, Scope.close(scope, Exit.void))
     }
+    const unregister = shutdown.register(source, target.end)
+    yield* Scope.addFinalizer(
+      scope,
+      Effect.sync(() => {
+        unregister()
+        target.dispose()
+      })
+    )
     const retry = options?.retry === undefined ? undefined : event.encode(event.retry(options.retry))
-    const opening = retry?._tag === "Right" ? concatBytes([connectedBytes, retry.right]) : connectedBytes
-    const outbox: Outbox = { mailbox, scope, request, opening, lastOffer: yield* Clock.currentTimeMillis }
-    mailbox.unsafeOffer(opening)
+    const opening = retry?._tag === "Right" ? sink.concat([connectedBytes, retry.right]) : connectedBytes
+    const outbox: Outbox = { sink: target, scope, request, opening, lastWrite: yield* Clock.currentTimeMillis }
+    target.write(opening)
     if (retry?._tag === "Left") {
       yield* Effect.logError("effect-sse: invalid initial retry; ending the response", retry.left)
-      mailbox.unsafeDone(Exit.void)
+      target.end()
     }
     return outbox
   })
 
 /**
- * Writes a `: keep-alive` comment whenever nothing was offered for `interval` milliseconds. Runs in the
+ * Writes bytes for a producer that waits for the client: first waits while the client has its high-water
+ * mark's worth of bytes queued. False when the response is over.
+ *
+ * @internal
+ */
+export const write = (outbox: Outbox, bytes: Uint8Array): Effect.Effect<boolean> =>
+  Effect.zipRight(
+    outbox.sink.writable,
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      if (outbox.sink.isClosed()) return Effect.succeed(false)
+      outbox.lastWrite = now
+      outbox.sink.write(bytes)
+      return Effect.succeed(true)
+    })
+  )
+
+/**
+ * Writes a `: keep-alive` comment whenever nothing was written for `interval` milliseconds. Runs in the
  * connection's scope.
  *
  * @internal
@@ -205,47 +223,30 @@ export const makeOutbox = (
 export const forkKeepAlive = (outbox: Outbox, interval: number | undefined): Effect.Effect<void> => {
   if (interval === undefined) return Effect.void
   const loop: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    const due = outbox.lastOffer + interval
+    if (outbox.sink.isClosed()) return Effect.void
+    const due = outbox.lastWrite + interval
     if (now < due) return Effect.zipRight(Effect.sleep(due - now), loop)
-    // If the mailbox is full there is data waiting anyway; either way the clock restarts now.
-    outbox.mailbox.unsafeOffer(keepAliveBytes)
-    outbox.lastOffer = now
+    // A client with data still queued has traffic anyway; either way the clock restarts now.
+    if (outbox.sink.buffered() === 0) outbox.sink.write(keepAliveBytes)
+    outbox.lastWrite = now
     return loop
   })
   return Effect.asVoid(Effect.forkIn(loop, outbox.scope))
 }
 
 /**
- * The response for an outbox. The body drains the mailbox, one socket write per batch; it ends when the
- * mailbox is done (after what was queued is written), when the client leaves (the server interrupts it) or
- * when the server closes (the shutdown hook ends the mailbox). Whatever ends it closes the connection's scope.
+ * The HTTP response of an outbox, with the SSE headers.
  *
  * @internal
  */
 export const toResponse = (
   outbox: Outbox,
-  options: ServeOptions | undefined,
-  onTake?: (chunk: Chunk.Chunk<Uint8Array>) => void
-): HttpServerResponse.HttpServerResponse => {
-  const { mailbox, request, scope } = outbox
-  const body = Stream.unwrapScoped(Effect.map(
-    Option.isSome(request)
-      ? Effect.acquireRelease(
-        Effect.sync(() => shutdown.register(request.value.source, () => mailbox.unsafeDone(Exit.void))),
-        (unregister) => Effect.sync(unregister)
-      )
-      : Effect.void,
-    () =>
-      Stream.mapChunks(Mailbox.toStream(mailbox), (chunk) => {
-        if (onTake !== undefined) onTake(chunk)
-        return Chunk.of(concatBytes(chunk))
-      })
-  )).pipe(Stream.ensuring(Scope.close(scope, Exit.void)))
-  return HttpServerResponse.stream(body, {
+  options: ServeOptions | undefined
+): HttpServerResponse.HttpServerResponse =>
+  outbox.sink.response({
     contentType: "text/event-stream",
-    headers: responseHeaders(request, options?.headers)
+    headers: responseHeaders(outbox.request, options?.headers)
   })
-}
 
 /**
  * Logs a failure of the code producing events for a response; interruption is the normal way a producer
@@ -267,18 +268,13 @@ export const serveStream = <E, R>(
   options: ServeOptions | undefined
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R> =>
   Effect.gen(function*() {
-    const outbox = yield* makeOutbox(options, { capacity: 16 })
-    const { mailbox } = outbox
+    const outbox = yield* makeOutbox(options)
     yield* events.pipe(
       Stream.pipeThroughChannelOrFail(encodeChannel()),
-      Stream.runForEachChunk((chunk) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          outbox.lastOffer = now
-          return mailbox.offer(concatBytes(chunk))
-        })
-      ),
+      Stream.mapChunks((chunk) => Chunk.of(sink.concat(Chunk.toReadonlyArray(chunk)))),
+      Stream.runForEachWhile((bytes) => write(outbox, bytes)),
       Effect.catchAllCause(logFailure("the event stream failed after the response started; ending the response")),
-      Effect.ensuring(mailbox.end),
+      Effect.ensuring(Effect.sync(outbox.sink.end)),
       Effect.forkIn(outbox.scope)
     )
     yield* forkKeepAlive(outbox, keepAliveMillis(options))

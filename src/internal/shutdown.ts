@@ -53,6 +53,16 @@ const socketOf = (source: unknown): SocketLike | undefined => {
 }
 
 /**
+ * The Node `http.Server` that accepted the request whose `source` this is, if any.
+ *
+ * @internal
+ */
+export const nodeServerOf = (source: unknown): NodeServerLike | undefined => {
+  const server = socketOf(source)?.server
+  return isNodeServer(server) ? server : undefined
+}
+
+/**
  * Destroys the socket under a Node request, if there is one. Used to drop a client that stopped reading:
  * ending its response would leave the unsent bytes and the socket in memory.
  *
@@ -101,8 +111,8 @@ const install = (server: NodeServerLike): Registry => {
  * @internal
  */
 export const register = (source: unknown, end: () => void): () => void => {
-  const server = socketOf(source)?.server
-  if (!isNodeServer(server)) return noop
+  const server = nodeServerOf(source)
+  if (server === undefined) return noop
   const registry = registries.get(server) ?? install(server)
   if (registry.closing || !server.listening) {
     end()
