@@ -390,8 +390,11 @@ export const makeWith = <A, R = never>(
       Effect.map(publishAll([message], publishOptions), (ids) => ids[0])
 
     let lastDelivery = 0
+    // Events written to served clients during a delivery, added to the metric once per delivery.
+    let written = 0
     const deliver = (entries: ReadonlyArray<Entry>, now: number) => {
       lastDelivery = now
+      written = 0
       const batch = Chunk.unsafeFromArray(entries)
       let joined: Uint8Array | undefined
       const shared = () => joined ??= joinBytes(batch)
@@ -412,6 +415,7 @@ export const makeWith = <A, R = never>(
           droppedEvents.unsafeUpdate(dropped, [])
         }
       }
+      if (written > 0) delivered.unsafeUpdate(written, [])
     }
     yield* backend.start(deliver)
 
@@ -497,7 +501,9 @@ export const makeWith = <A, R = never>(
           return
         }
         const entries = Chunk.unsafeFromArray(fresh)
+        written = 0
         const dropped = sink.offer(entries, () => joinBytes(entries))
+        if (written > 0) delivered.unsafeUpdate(written, [])
         if (dropped < 0) {
           subscribers.delete(subscriber)
           droppedClients.unsafeUpdate(1, [])
@@ -575,19 +581,27 @@ export const makeWith = <A, R = never>(
         const topics = topicsOf(serveOptions?.topics)
         // Events written to the response but not yet taken by the socket: each write is recorded with the
         // running byte and event totals at its end, and a write counts as taken once all its bytes are.
-        const written: Array<number> = []
+        const writes: Array<number> = []
         let head = 0
         let bytesWritten = 0
         let eventsWritten = 0
         let eventsTaken = 0
         const waiting = () => {
-          const taken = bytesWritten - target.buffered()
-          while (head < written.length && written[head] <= taken) {
-            eventsTaken = written[head + 1]
+          const buffered = target.buffered()
+          if (buffered === 0) {
+            // Everything was taken: the common case for a client that keeps up.
+            eventsTaken = eventsWritten
+            writes.length = 0
+            head = 0
+            return 0
+          }
+          const taken = bytesWritten - buffered
+          while (head < writes.length && writes[head] <= taken) {
+            eventsTaken = writes[head + 1]
             head += 2
           }
-          if (head > 64 && head * 2 > written.length) {
-            written.splice(0, head)
+          if (head > 64 && head * 2 > writes.length) {
+            writes.splice(0, head)
             head = 0
           }
           return eventsWritten - eventsTaken
@@ -596,9 +610,8 @@ export const makeWith = <A, R = never>(
           target.write(bytes)
           bytesWritten += bytes.length
           eventsWritten += count
-          written.push(bytesWritten, eventsWritten)
+          writes.push(bytesWritten, eventsWritten)
           outbox.lastWrite = lastDelivery
-          delivered.unsafeUpdate(count, [])
         }
         // drop-oldest: while the client is over its high-water mark, events wait here, the newest
         // `bufferSize` of them, and go out in one write when it has room.
@@ -608,16 +621,19 @@ export const makeWith = <A, R = never>(
           held = undefined
           if (entries === undefined || entries.length === 0 || target.isClosed()) return
           writeEntries(joinBytes(entries), entries.length)
+          delivered.unsafeUpdate(entries.length, [])
         }
         const { live, subscriber } = attach(topics, {
           offer: (entries, bytes) => {
             if (!dropOldest) {
               if (waiting() >= bufferSize) return -1
               writeEntries(bytes(), Chunk.size(entries))
+              written += Chunk.size(entries)
               return 0
             }
             if (held === undefined && target.buffered() < sink.defaultHighWaterMark) {
               writeEntries(bytes(), Chunk.size(entries))
+              written += Chunk.size(entries)
               return 0
             }
             if (held === undefined) {
@@ -665,6 +681,7 @@ export const makeWith = <A, R = never>(
         }
         if (resumed.right !== undefined && resumed.right.entries.length > 0) {
           writeEntries(joinBytes(resumed.right.entries), resumed.right.entries.length)
+          delivered.unsafeUpdate(resumed.right.entries.length, [])
         }
         live(resumed.right, lastEventId)
         return response

@@ -59,53 +59,99 @@ class Waiters {
   }
 }
 
+interface Destination {
+  write(chunk: Uint8Array): boolean
+  readonly writableLength: number
+  readonly writableHighWaterMark: number
+  readonly writableEnded: boolean
+  readonly destroyed: boolean
+  once(event: "drain", listener: () => void): unknown
+}
+
 /**
- * A sink for Node's HTTP server: a `Readable` that the server pipes into its `ServerResponse` (a raw body),
- * so that writing is a `push` into a buffer the response drains, with Node's own backpressure.
+ * The body a Node response is given: a `Readable` that Node's server pipes into its `ServerResponse`. Once
+ * piped, and once what was pushed before has flowed out, writes go straight to the response: `push` would
+ * add a `data` event, a pipe step and a scheduled read-ahead to every write.
+ */
+class Body extends Readable {
+  destination: Destination | undefined
+  constructor(highWaterMark: number, read: () => void) {
+    super({ highWaterMark, read })
+  }
+  override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean | undefined }): T {
+    this.destination = destination as unknown as Destination
+    return super.pipe(destination, options)
+  }
+}
+
+/**
+ * A sink for Node's HTTP server: a raw body (see `Body`), with Node's own backpressure: what the response
+ * has not yet handed to the socket counts as buffered.
  *
  * @internal
  */
 export const node = (source: unknown, highWaterMark = defaultHighWaterMark): Sink => {
   const waiters = new Waiters()
   let closed = false
-  const readable = new Readable({
-    highWaterMark,
-    read() {
-      waiters.release()
-    }
-  })
-  readable.on("close", () => {
+  let waitingForDrain = false
+  const onDrain = () => {
+    waitingForDrain = false
+    waiters.release()
+  }
+  const body = new Body(highWaterMark, () => waiters.release())
+  body.on("close", () => {
     closed = true
     waiters.release()
   })
   // A client that goes away surfaces as an error of the pipeline; it is handled there.
-  readable.on("error", () => {})
-  const hasRoom = () => closed || readable.readableLength < highWaterMark
+  body.on("error", () => {})
+  // Writing straight to the response needs its `drain` to wake a waiting writer, which it emits only past its
+  // own high-water mark: a lower mark of ours keeps every write going through the body's buffer.
+  const direct = () => {
+    const destination = body.destination
+    return destination !== undefined && body.readableLength === 0 && !destination.destroyed &&
+        !destination.writableEnded && highWaterMark >= destination.writableHighWaterMark ?
+      destination :
+      undefined
+  }
+  const buffered = () => body.readableLength + (body.destination?.writableLength ?? 0)
+  const hasRoom = () => closed || buffered() < highWaterMark
+  const wait = (f: () => void) => {
+    waiters.add(f)
+    const destination = body.destination
+    if (destination !== undefined && !waitingForDrain && destination.writableLength >= highWaterMark) {
+      waitingForDrain = true
+      destination.once("drain", onDrain)
+    }
+  }
   return {
     write: (bytes) => {
-      if (!closed) readable.push(bytes)
+      if (closed) return
+      const destination = direct()
+      if (destination === undefined) body.push(bytes)
+      else destination.write(bytes)
     },
-    buffered: () => readable.readableLength,
+    buffered,
     writable: Effect.async<void>((resume) => {
       if (hasRoom()) return resume(Effect.void)
-      waiters.add(() => resume(Effect.void))
+      wait(() => resume(Effect.void))
     }),
-    onWritable: (f) => hasRoom() ? f() : waiters.add(f),
+    onWritable: (f) => hasRoom() ? f() : wait(f),
     end: () => {
       if (closed) return
       closed = true
-      readable.push(null)
+      body.push(null)
     },
     destroy: () => {
       closed = true
       shutdown.destroySocket(source)
-      readable.destroy()
+      body.destroy()
     },
     isClosed: () => closed,
-    response: (options) => HttpServerResponse.raw(readable, options),
+    response: (options) => HttpServerResponse.raw(body, options),
     dispose: () => {
       closed = true
-      readable.destroy()
+      body.destroy()
     }
   }
 }
