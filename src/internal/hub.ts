@@ -369,25 +369,41 @@ export const makeWith = <A, R = never>(
     const ended = yield* Deferred.make<void>()
     let closed = false
 
+    const accept = (
+      events: ReadonlyArray<SseEvent.SseEvent>,
+      topics: ReadonlyArray<string> | undefined
+    ): Effect.Effect<ReadonlyArray<string>, HubClosed | HubUnavailable | event.SseEventError> =>
+      closed
+        ? Effect.fail(closedError)
+        : Effect.tap(backend.publish(events, topics), (ids) => published.unsafeUpdate(ids.length, []))
+
+    const spanOptions = { attributes: { hub: name }, captureStackTrace: false } as const
+
     const publishAll = (
       messages: Iterable<A>,
       publishOptions?: SseHub.PublishOptions
     ): Effect.Effect<ReadonlyArray<string>, HubClosed | HubUnavailable | event.SseEventError> =>
       Effect.forEach(messages, toEvent).pipe(
-        Effect.flatMap((events): Effect.Effect<
-          ReadonlyArray<string>,
-          HubClosed | HubUnavailable | event.SseEventError
-        > => closed ? Effect.fail(closedError) : backend.publish(events, publishOptions?.topics)),
-        Effect.tap((ids) => published.unsafeUpdate(ids.length, [])),
         Effect.provide(context),
-        Effect.withSpan("SseHub.publish", { attributes: { hub: name } })
+        Effect.flatMap((events) => accept(events, publishOptions?.topics)),
+        Effect.withSpan("SseHub.publish", spanOptions)
       )
 
+    // The common case, a message that encodes without an effect, takes no detour.
     const publish = (
       message: A,
       publishOptions?: SseHub.PublishOptions
     ): Effect.Effect<string, HubClosed | HubUnavailable | event.SseEventError> =>
-      Effect.map(publishAll([message], publishOptions), (ids) => ids[0])
+      Effect.suspend(() => {
+        const encoded = toEvent.prepare(message)
+        const events = event.isSseEvent(encoded)
+          ? Effect.succeed([encoded])
+          : Effect.provide(Effect.map(encoded, (e) => [e]), context)
+        return Effect.flatMap(events, (events) => accept(events, publishOptions?.topics))
+      }).pipe(
+        Effect.map((ids) => ids[0]),
+        Effect.withSpan("SseHub.publish", spanOptions)
+      )
 
     let lastDelivery = 0
     // Events written to served clients during a delivery, added to the metric once per delivery.
@@ -722,27 +738,35 @@ export const requestLastEventId = (request: HttpServerRequest.HttpServerRequest)
   return value === null || value === "" ? Option.none() : Option.some(value)
 }
 
-const makeToEvent = <A, R>(options: SseHub.Options<A, R>): (message: A) => Effect.Effect<
-  SseEvent.SseEvent,
-  event.SseEventError,
-  R
-> => {
+interface ToEvent<A, R> {
+  (message: A): Effect.Effect<SseEvent.SseEvent, event.SseEventError, R>
+  /** The event, or the effect that makes it when encoding needs one. */
+  readonly prepare: (message: A) => SseEvent.SseEvent | Effect.Effect<SseEvent.SseEvent, event.SseEventError, R>
+}
+
+const makeToEvent = <A, R>(options: SseHub.Options<A, R>): ToEvent<A, R> => {
   const withType = (self: SseEvent.SseEvent, message: A): SseEvent.SseEvent => {
     const type = typeof options.eventType === "function" ? options.eventType(message) : options.eventType
     return type === undefined ? self : event.withType(self, type)
   }
+  let prepare: ToEvent<A, R>["prepare"]
   if ("schema" in options && options.schema !== undefined) {
     const encode = event.jsonSchema(options.schema)
-    return (message) => Effect.map(encode(message), (self) => withType(self, message))
+    prepare = (message) => Effect.map(encode(message), (self) => withType(self, message))
+  } else {
+    const encode = (options as { readonly encode: SseHub.Options.Encode<A, R> }).encode
+    prepare = (message) => {
+      const result = encode(message)
+      return event.isSseEvent(result)
+        ? withType(result, message)
+        : Effect.map(result, (self) => withType(self, message))
+    }
   }
-  const encode = (options as { readonly encode: SseHub.Options.Encode<A, R> }).encode
-  return (message) => {
-    const result = encode(message)
-    return Effect.map(
-      event.isSseEvent(result) ? Effect.succeed(result) : result,
-      (self) => withType(self, message)
-    )
+  const toEvent = (message: A) => {
+    const prepared = prepare(message)
+    return event.isSseEvent(prepared) ? Effect.succeed(prepared) : prepared
   }
+  return Object.assign(toEvent, { prepare })
 }
 
 /** @internal */

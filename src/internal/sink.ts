@@ -66,6 +66,7 @@ interface Destination {
   readonly writableEnded: boolean
   readonly destroyed: boolean
   once(event: "drain", listener: () => void): unknown
+  on(event: "error", listener: () => void): unknown
 }
 
 /**
@@ -105,16 +106,21 @@ export const node = (source: unknown, highWaterMark = defaultHighWaterMark): Sin
   })
   // A client that goes away surfaces as an error of the pipeline; it is handled there.
   body.on("error", () => {})
-  // Writing straight to the response needs its `drain` to wake a waiting writer, which it emits only past its
-  // own high-water mark: a lower mark of ours keeps every write going through the body's buffer.
-  const direct = () => {
+  // Writes go straight to the response once it is piped and what was pushed before has flowed out. That
+  // needs the response's `drain` to wake a waiting writer, which it emits only past its own high-water mark: a
+  // lower mark of ours keeps every write going through the body's buffer.
+  let straight: Destination | undefined
+  const goStraight = (): Destination | undefined => {
     const destination = body.destination
-    return destination !== undefined && body.readableLength === 0 && !destination.destroyed &&
-        !destination.writableEnded && highWaterMark >= destination.writableHighWaterMark ?
-      destination :
-      undefined
+    if (destination === undefined || body.readableLength > 0 || highWaterMark < destination.writableHighWaterMark) {
+      return undefined
+    }
+    // A write racing the client's departure must not surface as an unhandled error.
+    destination.on("error", () => {})
+    return straight = destination
   }
-  const buffered = () => body.readableLength + (body.destination?.writableLength ?? 0)
+  const buffered = () =>
+    straight === undefined ? body.readableLength + (body.destination?.writableLength ?? 0) : straight.writableLength
   const hasRoom = () => closed || buffered() < highWaterMark
   const wait = (f: () => void) => {
     waiters.add(f)
@@ -127,9 +133,9 @@ export const node = (source: unknown, highWaterMark = defaultHighWaterMark): Sin
   return {
     write: (bytes) => {
       if (closed) return
-      const destination = direct()
+      const destination = straight ?? goStraight()
       if (destination === undefined) body.push(bytes)
-      else destination.write(bytes)
+      else if (!destination.destroyed) destination.write(bytes)
     },
     buffered,
     writable: Effect.async<void>((resume) => {
