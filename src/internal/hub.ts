@@ -17,7 +17,6 @@ import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as SubscriptionRef from "effect/SubscriptionRef"
 import type * as SseEvent from "../SseEvent.js"
 import type * as SseHub from "../SseHub.js"
 import * as event from "./event.js"
@@ -363,7 +362,9 @@ export const makeWith = <A, R = never>(
     const context = yield* Effect.context<R>()
     const toEvent = makeToEvent(options)
     const subscribers = new Set<Subscriber>()
-    const clients = yield* SubscriptionRef.make(0)
+    // The subscriber count, and its changes for `clientsChanges` (a plain count: registering must stay cheap).
+    let clients = 0
+    const clientChanges = yield* PubSub.unbounded<number>()
     const hubScope = yield* Effect.scope
     const closedError = new HubClosed({ hub: name })
     const ended = yield* Deferred.make<void>()
@@ -460,9 +461,12 @@ export const makeWith = <A, R = never>(
     yield* Scope.addFinalizer(hubScope, shutdownHub)
 
     const changeClients = (delta: number) =>
-      SubscriptionRef.updateAndGet(clients, (n) => n + delta).pipe(
-        Effect.tap((n) => clientsMetric.unsafeUpdate(n, []))
-      )
+      Effect.sync(() => {
+        clients += delta
+        clientsMetric.unsafeUpdate(clients, [])
+        clientChanges.unsafeOffer(clients)
+        return clients
+      })
 
     /**
      * Registers a subscriber at once (so it misses nothing published from now on) but holds its live
@@ -585,7 +589,7 @@ export const makeWith = <A, R = never>(
             return chunk
           })
         )
-      }).pipe(Effect.withSpan("SseHub.subscribe", { attributes: { hub: name } }))
+      }).pipe(Effect.withSpan("SseHub.subscribe", spanOptions))
 
     const serve = (serveOptions?: SseHub.ServeOptions) =>
       Effect.gen(function*() {
@@ -701,7 +705,7 @@ export const makeWith = <A, R = never>(
         }
         live(resumed.right, lastEventId)
         return response
-      }).pipe(Effect.withSpan("SseHub.serve", { attributes: { hub: name } }))
+      }).pipe(Effect.withSpan("SseHub.serve", spanOptions))
 
     const hub: SseHub.SseHub<A> = {
       [TypeId]: TypeId,
@@ -710,8 +714,15 @@ export const makeWith = <A, R = never>(
       publishAll,
       subscribe,
       serve,
-      clients: SubscriptionRef.get(clients),
-      clientsChanges: Stream.interruptWhen(clients.changes, Deferred.await(ended)),
+      clients: Effect.sync(() => clients),
+      // Subscribed before the current count is read, so no change between the two is missed.
+      clientsChanges: Stream.unwrapScoped(Effect.map(PubSub.subscribe(clientChanges), (changes) =>
+        Stream.concat(
+          Stream.sync(() => clients),
+          Stream.fromQueue(changes)
+        ))).pipe(
+          Stream.interruptWhen(Deferred.await(ended))
+        ),
       shutdown: shutdownHub
     }
     return hub
