@@ -3,8 +3,9 @@
  * topics, and isolation of slow clients.
  *
  * The hub is a service: declare a `Context.Tag` for each hub of your application and provide it with
- * {@link layer}. Publishers go through an Effect `PubSub`; one dispatcher appends each event to a bounded
- * history and hands it to every subscriber's own bounded buffer, so a client that stops reading never slows
+ * {@link layer}. A publish is numbered, kept in a bounded history and put on an Effect `PubSub`; one
+ * dispatcher fiber takes what is there in batches and hands each batch to every subscriber (written straight
+ * into served clients' responses, as one buffer encoded once), so a client that stops reading never slows
  * `publish` or the other clients.
  *
  * ```ts

@@ -53,9 +53,11 @@ const router = HttpRouter.empty.pipe(
   HttpRouter.get("/time", Effect.suspend(() => HttpServerResponse.json({ now: Protocol.nowMicros() })))
 )
 
-NodeRuntime.runMain(Layer.launch(HttpServer.serve(router).pipe(
-  Layer.provide(NodeHttpServer.layerConfig(createServer, {
-    port: Config.integer("PORT"),
-    host: Config.succeed(Protocol.host)
-  }))
-)))
+NodeRuntime.runMain(Layer.launch(
+  HttpServer.serve(router).pipe(
+    Layer.provide(NodeHttpServer.layerConfig(createServer, {
+      port: Config.integer("PORT"),
+      host: Config.succeed(Protocol.host)
+    }))
+  )
+))

@@ -1,0 +1,187 @@
+/**
+ * Processes of the benchmarks: servers pinned to core 0, the load generator to core 1 (`taskset`), every child
+ * tracked and killed on exit, failure or timeout.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { createWriteStream, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs"
+import { request } from "node:http"
+import { createServer } from "node:net"
+import { dirname, join, relative } from "node:path"
+import { setTimeout as sleep } from "node:timers/promises"
+import { fileURLToPath } from "node:url"
+import type { LoadConfig, ScenarioResult } from "./loadgen.js"
+
+export const benchDir = dirname(fileURLToPath(import.meta.url))
+export const root = dirname(benchDir)
+export const tmpDir = join(benchDir, "tmp")
+
+/**
+ * A server is a file of bench/servers, optionally with a query for its broadcasts after a `+`:
+ * `effect-sse+yield=0` is effect-sse publishing in a tight `Effect.forEach` loop.
+ */
+export const serverFile = (server: string) => server.split("+", 1)[0]
+
+// -----------------------------------------------------------------------------
+// processes: every child is tracked and killed on exit, failure or timeout
+// -----------------------------------------------------------------------------
+
+const children = new Set<ChildProcess>()
+
+const killAll = (signal: NodeJS.Signals) => {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+  }
+}
+
+process.on("exit", () => killAll("SIGKILL"))
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping every process started by the harness`)
+    killAll("SIGKILL")
+    process.exit(130)
+  })
+}
+
+export const track = (child: ChildProcess): ChildProcess => {
+  children.add(child)
+  child.once("exit", () => children.delete(child))
+  return child
+}
+
+export const exited = (child: ChildProcess, ms: number): Promise<boolean> =>
+  child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve(true)
+    : new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms)
+      child.once("exit", () => {
+        clearTimeout(timer)
+        resolve(true)
+      })
+    })
+
+export const stop = async (child: ChildProcess, graceMs: number) => {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.kill("SIGTERM")
+  if (!(await exited(child, graceMs))) {
+    child.kill("SIGKILL")
+    await exited(child, 5000)
+  }
+}
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject()))
+    })
+  })
+
+export const ping = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const req = request({ host: "127.0.0.1", port, path: "/stats", timeout: 1000 }, (res) => {
+      res.resume()
+      resolve(res.statusCode === 200)
+    })
+    req.on("error", () => resolve(false))
+    req.on("timeout", () => req.destroy())
+    req.end()
+  })
+
+export const hasTaskset = (() => {
+  try {
+    execFileSync("taskset", ["-c", "0", "true"])
+    return true
+  } catch {
+    return false
+  }
+})()
+
+/** `node` pinned to `core` (when taskset is there), running `script` with tsx. */
+export const nodeCommand = (
+  core: number,
+  nodeArgs: ReadonlyArray<string>,
+  script: string,
+  args: ReadonlyArray<string>
+) => {
+  const node = [process.execPath, ...nodeArgs, "--import", "tsx", script, ...args]
+  return hasTaskset ? { cmd: "taskset", args: ["-c", String(core), ...node] } : { cmd: node[0], args: node.slice(1) }
+}
+
+export interface Running {
+  readonly child: ChildProcess
+  readonly port: number
+  readonly profileDir: string | undefined
+  readonly log: string
+}
+
+export const startServer = async (
+  name: string,
+  label: string,
+  cpuProf: boolean,
+  env: Readonly<Record<string, string>> = {}
+): Promise<Running> => {
+  const port = await freePort()
+  const logDir = join(tmpDir, "logs")
+  mkdirSync(logDir, { recursive: true })
+  const log = join(logDir, `${name}-${label}.log`)
+  const profileDir = cpuProf ? join(tmpDir, "prof", `${name}-${label}-${Date.now()}`) : undefined
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })
+  const { args, cmd } = nodeCommand(
+    0,
+    ["--expose-gc", ...(profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir])],
+    join(benchDir, "servers", `${serverFile(name)}.ts`),
+    []
+  )
+  const out = createWriteStream(log)
+  const child = track(
+    spawn(cmd, args, { cwd: root, env: { ...process.env, ...env, PORT: String(port) }, stdio: "pipe" })
+  )
+  child.stdout?.pipe(out)
+  child.stderr?.pipe(out)
+  const deadline = performance.now() + 30_000
+  while (performance.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(`${name} exited with ${child.exitCode} at start; see ${relative(root, log)}`)
+    }
+    if (await ping(port)) return { child, port, profileDir, log }
+    await sleep(100)
+  }
+  await stop(child, 1000)
+  throw new Error(`${name} did not answer /stats within 30 s; see ${relative(root, log)}`)
+}
+
+/** Stops the server; with --cpu-prof, moves its main thread's profile to bench/tmp/<name>-<label>.cpuprofile. */
+export const stopServer = async (server: Running, name: string, label: string): Promise<string | undefined> => {
+  await stop(server.child, 20_000)
+  if (server.profileDir === undefined) return undefined
+  // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (tsx's loader is another).
+  const files = readdirSync(server.profileDir).filter((f) => f.endsWith(".cpuprofile"))
+  const main = files.find((f) => f.split(".")[4] === "0") ??
+    files.sort((a, b) => statSync(join(server.profileDir!, b)).size - statSync(join(server.profileDir!, a)).size)[0]
+  if (main === undefined) return undefined
+  const target = join(tmpDir, `${name}-${label}.cpuprofile`)
+  renameSync(join(server.profileDir, main), target)
+  rmSync(server.profileDir, { recursive: true, force: true })
+  return target
+}
+
+export const runLoadgen = (config: LoadConfig, limitMs: number): Promise<ScenarioResult> =>
+  new Promise((resolve, reject) => {
+    const { args, cmd } = nodeCommand(1, [], join(benchDir, "loadgen.ts"), [JSON.stringify(config)])
+    const child = track(spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] }))
+    let stdout = ""
+    child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")))
+    child.stderr?.on("data", (chunk: Buffer) => process.stderr.write(chunk))
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      reject(new Error(`did not finish in ${(limitMs / 1000).toFixed(0)} s (the generator was stopped)`))
+    }, limitMs)
+    child.once("exit", (code) => {
+      clearTimeout(timer)
+      const line = stdout.split("\n").find((l) => l.startsWith("RESULT "))
+      if (line === undefined) reject(new Error(`the generator exited with ${code} and no result`))
+      else resolve(JSON.parse(line.slice("RESULT ".length)) as ScenarioResult)
+    })
+  })
