@@ -13,9 +13,9 @@
  *
  *   npx tsx bench/redis.ts [--clients 200] [--events 2000] [--reps 3] [--write]
  */
+import { Redis } from "ioredis"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Redis } from "ioredis"
 import type { LoadConfig } from "./loadgen.js"
 import { benchDir, hasTaskset, runLoadgen, startServer, stopServer } from "./processes.js"
 
@@ -112,7 +112,9 @@ const main = async () => {
   const table = [
     "## Redis hub (several processes)",
     "",
-    `\`npx tsx bench/redis.ts --write\`, ${new Date().toISOString().slice(0, 10)}: ${clients} clients, ${events} events of ` +
+    `\`npx tsx bench/redis.ts --write\`, ${
+      new Date().toISOString().slice(0, 10)
+    }: ${clients} clients, ${events} events of ` +
     `${size} B published one per turn of the event loop (an XADD each on Redis), ${reps} repetitions, median. ` +
     (hasTaskset ? "Servers on core 0, the generator on core 1; Redis unpinned." : "Processes not pinned."),
     "",
