@@ -166,7 +166,7 @@ export class History {
    * What a subscriber that last saw `lastEventId` must be sent before live events: the entries after it,
    * or, when the id is not retained, every retained entry and `lost: true`.
    */
-  resume(lastEventId: string, topics: ReadonlySet<string> | undefined): { lost: boolean; entries: Array<Entry> } {
+  resume(lastEventId: string, topics: ReadonlySet<string> | undefined): Resume {
     if (lastEventId === this.lastId) return { lost: false, entries: [] }
     const found = this.byId.get(lastEventId)
     const from = found === undefined ? this.start : this.start + (found.seq - this.entries[this.start].seq) + 1
@@ -409,6 +409,16 @@ export const makeWith = <A, R = never>(
     let lastDelivery = 0
     // Events written to served clients during a delivery, added to the metric once per delivery.
     let written = 0
+    // What an offer's result means for the subscriber: -1 drops it, a positive count is events it dropped.
+    const settle = (subscriber: Subscriber, dropped: number) => {
+      if (dropped < 0) {
+        subscribers.delete(subscriber)
+        droppedClients.unsafeUpdate(1, [])
+        subscriber.drop()
+      } else if (dropped > 0) {
+        droppedEvents.unsafeUpdate(dropped, [])
+      }
+    }
     const deliver = (entries: ReadonlyArray<Entry>, now: number) => {
       lastDelivery = now
       written = 0
@@ -424,13 +434,7 @@ export const makeWith = <A, R = never>(
           if (Chunk.isEmpty(mine)) continue
           dropped = subscriber.offer(mine, Chunk.size(mine) === Chunk.size(batch) ? shared : () => joinBytes(mine))
         }
-        if (dropped < 0) {
-          subscribers.delete(subscriber)
-          droppedClients.unsafeUpdate(1, [])
-          subscriber.drop()
-        } else if (dropped > 0) {
-          droppedEvents.unsafeUpdate(dropped, [])
-        }
+        settle(subscriber, dropped)
       }
       if (written > 0) delivered.unsafeUpdate(written, [])
     }
@@ -524,13 +528,7 @@ export const makeWith = <A, R = never>(
         written = 0
         const dropped = sink.offer(entries, () => joinBytes(entries))
         if (written > 0) delivered.unsafeUpdate(written, [])
-        if (dropped < 0) {
-          subscribers.delete(subscriber)
-          droppedClients.unsafeUpdate(1, [])
-          sink.drop()
-        } else if (dropped > 0) {
-          droppedEvents.unsafeUpdate(dropped, [])
-        }
+        settle(subscriber, dropped)
       }
       return { subscriber, live }
     }

@@ -132,23 +132,21 @@ export const backend = (
     reader.on("error", () => {})
     // Every caller awaits the first connection attempt (so that concurrent first commands do not fail while the
     // socket opens); afterwards commands go straight out and fail fast whenever Redis is unreachable.
-    const connector = (redis: Redis) => {
+    const commandsOn = (redis: Redis) => {
       let first: Promise<void> | undefined
-      return Effect.promise(() => first ??= redis.connect().catch(() => undefined))
+      const connected = Effect.promise(() => first ??= redis.connect().catch(() => undefined))
+      return <A>(run: () => Promise<A>) =>
+        Effect.zipRight(connected, Effect.tryPromise({ try: run, catch: unavailable }))
     }
-    const connected = new Map<Redis, Effect.Effect<void>>([
-      [publisher, connector(publisher)],
-      [reader, connector(reader)]
-    ])
-    const command = <A>(redis: Redis, run: () => Promise<A>) =>
-      Effect.zipRight(connected.get(redis)!, Effect.tryPromise({ try: run, catch: unavailable }))
+    const onPublisher = commandsOn(publisher)
+    const onReader = commandsOn(reader)
 
     // Where this process starts reading: the newest entry when it first reaches Redis. A publish waits until
     // it is known, so that this hub's own first publishes are read back, not taken for history.
     let startId: string | undefined
     const lock = yield* Effect.makeSemaphore(1)
     const ensureStarted = lock.withPermits(1)(Effect.suspend(() =>
-      startId !== undefined ? Effect.void : command(reader, () => reader.xrevrange(key, "+", "-", "COUNT", 1)).pipe(
+      startId !== undefined ? Effect.void : onReader(() => reader.xrevrange(key, "+", "-", "COUNT", 1)).pipe(
         Effect.map((newest) => {
           startId = newest.length > 0 ? newest[0][0] : "0-0"
         })
@@ -167,7 +165,7 @@ export const backend = (
           }
         }
         return Effect.flatMap(Effect.zipRight(ensureStarted, Clock.currentTimeMillis), (now) =>
-          command(publisher, async () => {
+          onPublisher(async () => {
             const multi = publisher.multi()
             for (const e of events) {
               const fields = topics === undefined ? ["e", store(e)] : ["e", store(e), "t", JSON.stringify(topics)]
@@ -193,9 +191,7 @@ export const backend = (
           }))
       })
 
-    const range = (start: string, end: string) =>
-      command(publisher, () =>
-        publisher.xrange(key, start, end))
+    const range = (start: string, end: string) => onPublisher(() => publisher.xrange(key, start, end))
 
     const resume: hub.Backend["resume"] = (lastEventId, topics) =>
       Effect.gen(function*() {
@@ -226,8 +222,7 @@ export const backend = (
               last = startId
             })
             : Effect.flatMap(
-              command(reader, () =>
-                reader.xread("COUNT", 1000, "BLOCK", 5000, "STREAMS", key, last!)),
+              onReader(() => reader.xread("COUNT", 1000, "BLOCK", 5000, "STREAMS", key, last!)),
               (result) =>
                 Effect.map(Clock.currentTimeMillis, (now) => {
                   if (result === null || result.length === 0) {
@@ -252,8 +247,7 @@ export const backend = (
         let failedAfter: string | undefined
         const step = Effect.suspend(() =>
           failedAfter === undefined ? read : Effect.zipRight(
-            command(reader, () =>
-              reader.ping()),
+            onReader(() => reader.ping()),
             Effect.suspend(() => {
               const after = failedAfter
               failedAfter = undefined

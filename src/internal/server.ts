@@ -140,7 +140,7 @@ export const responseHeaders = (
 
 /**
  * One SSE response being written: its sink, its scope (closed when the response is over, or with the request
- * if it is never served), what was written first, and when it was last written to (for keep-alive).
+ * if it is never served), and when it was last written to (for keep-alive).
  *
  * @internal
  */
@@ -148,8 +148,6 @@ export interface Outbox {
   readonly sink: sink.Sink
   readonly scope: Scope.CloseableScope
   readonly request: Option.Option<HttpServerRequest.HttpServerRequest>
-  /** `: connected`, with the initial `retry` if any. */
-  readonly opening: Uint8Array
   lastWrite: number
 }
 
@@ -188,7 +186,7 @@ export const makeOutbox = (
     )
     const retry = options?.retry === undefined ? undefined : event.encode(event.retry(options.retry))
     const opening = retry?._tag === "Right" ? sink.concat([connectedBytes, retry.right]) : connectedBytes
-    const outbox: Outbox = { sink: target, scope, request, opening, lastWrite: yield* Clock.currentTimeMillis }
+    const outbox: Outbox = { sink: target, scope, request, lastWrite: yield* Clock.currentTimeMillis }
     target.write(opening)
     if (retry?._tag === "Left") {
       yield* Effect.logError("effect-sse: invalid initial retry; ending the response", retry.left)
@@ -270,8 +268,8 @@ export const serveStream = <E, R>(
   Effect.gen(function*() {
     const outbox = yield* makeOutbox(options)
     yield* events.pipe(
+      // One buffer per chunk of events, as `encodeChannel` joins them.
       Stream.pipeThroughChannelOrFail(encodeChannel()),
-      Stream.mapChunks((chunk) => Chunk.of(sink.concat(Chunk.toReadonlyArray(chunk)))),
       Stream.runForEachWhile((bytes) => write(outbox, bytes)),
       Effect.catchAllCause(logFailure("the event stream failed after the response started; ending the response")),
       Effect.ensuring(Effect.sync(outbox.sink.end)),
