@@ -11,6 +11,7 @@ import * as SseHub from "../src/SseHub.js"
 import { awaitClients, collect, hubMetric, hubMetrics, range } from "./utils/hub.js"
 import {
   awaitServerSocketClosed,
+  decodeResponse,
   fullGc,
   openReader,
   openReaders,
@@ -60,6 +61,31 @@ describe("SseHub.serve over HTTP", () => {
         expect(head.headers["content-type"]).toMatch(/^text\/event-stream/)
         expect(yield* client.readUntil("data: three\n\n")).toBe(expected)
       }
+    }))
+
+  it.scopedLive("a batch goes out as one HTTP/1.1 chunk per client; an HTTP/1.0 client gets the same bytes unframed", () =>
+    Effect.gen(function*() {
+      const hub = yield* stringHub()
+      const server = yield* serveOverHttp(hub)
+      const modern = yield* SseSocket.connect(server.port)
+      const old = yield* SseSocket.connect(server.port, { httpVersion: "1.0" })
+      yield* awaitClients(hub, (n) => n === 2, "two clients")
+      const first = yield* hub.publishAll(["one", "two"])
+      yield* modern.readUntil("data: two\n\n")
+      const second = yield* hub.publish("three")
+      const events = `id: ${first[0]}\ndata: one\n\nid: ${first[1]}\ndata: two\n\nid: ${second}\ndata: three\n\n`
+      expect(yield* modern.readUntil("data: three\n\n")).toBe(`: connected\n\n${events}`)
+      expect((yield* old.readHead()).headers["transfer-encoding"]).toBeUndefined()
+      expect(yield* old.readUntil("data: three\n\n")).toBe(`: connected\n\n${events}`)
+      // The hub writes each batch's bytes, framed once for every client, as a single chunk.
+      expect(modern.bodyChunks.map((chunk) => chunk.toString()).slice(-2)).toEqual([
+        `id: ${first[0]}\ndata: one\n\nid: ${first[1]}\ndata: two\n\n`,
+        `id: ${second}\ndata: three\n\n`
+      ])
+      yield* hub.shutdown
+      expect(yield* modern.awaitEnd()).toBe("end")
+      expect(yield* old.awaitEnd()).toBe("close")
+      expect(old.body).toBe(`: connected\n\n${events}`)
     }))
 
   it.scopedLive(
@@ -344,5 +370,52 @@ describe("SseHub slow clients over HTTP", () => {
         expect([...gotIds, ...back.ids]).toEqual(ids)
       }),
     30_000
+  )
+
+  it.scopedLive(
+    "drop-oldest over a real socket: a client that stops reading gets, once it reads again, an ordered subsequence ending at the newest event; every event was written to it or counted as dropped",
+    () =>
+      Effect.gen(function*() {
+        const name = uniqueName("drop-oldest-socket")
+        const bufferSize = 64
+        const hub = yield* stringHub({ name, bufferSize, slowClient: "drop-oldest" })
+        const server = yield* serveOverHttp(hub)
+        const stalled = yield* openStalled(server.port)
+        yield* awaitClients(hub, (n) => n === 1, "the stalled client")
+        const payload = "x".repeat(1024)
+        const ids: Array<string> = []
+        const publishRound = Effect.gen(function*() {
+          ids.push(...(yield* hub.publishAll(range(64).map((i) => `${ids.length + i} ${payload}`))))
+          yield* Effect.sleep("1 millis") // lets the dispatcher write
+        })
+        // Until its kernel buffers are full and the hub has started dropping for it (at most ~26 MiB).
+        for (let round = 0; round < 400 && (yield* hubMetric("sse_hub_events_dropped", name)) === 0; round++) {
+          yield* publishRound
+        }
+        expect(yield* hubMetric("sse_hub_events_dropped", name)).toBeGreaterThan(0)
+        for (const _ of range(4)) yield* publishRound
+        const last = ids[ids.length - 1]!
+
+        // It reads again: what was held for it goes out when its socket drains.
+        const received: Array<Buffer> = []
+        const waiters = new Waiters()
+        stalled.socket.on("data", (chunk: Buffer) => {
+          received.push(chunk)
+          waiters.notify()
+        })
+        stalled.socket.resume()
+        yield* waiters.until(
+          () => Buffer.concat(received).includes(`id: ${last}\n`),
+          () => "the newest event",
+          "20 seconds"
+        )
+        const got = decodeResponse(Buffer.concat(received)).events.map((e) => e.id!)
+        expect(got[got.length - 1]).toBe(last)
+        const positions = got.map((id) => ids.indexOf(id))
+        expect(positions.every((p, i) => p >= 0 && (i === 0 || p > positions[i - 1]))).toBe(true)
+        expect(got.length).toBeLessThan(ids.length)
+        const dropped = yield* hubMetric("sse_hub_events_dropped", name)
+        expect(got.length + dropped).toBe(ids.length)
+      })
   )
 })

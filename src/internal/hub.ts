@@ -102,7 +102,7 @@ interface Subscriber {
    * Offers entries, with their wire bytes joined (computed on demand, and shared by every subscriber that
    * takes the whole batch); returns how many the subscriber had to drop (drop-oldest) or -1 if it must go.
    */
-  readonly offer: (entries: Chunk.Chunk<Entry>, bytes: () => Uint8Array) => number
+  readonly offer: (entries: Chunk.Chunk<Entry>, bytes: () => sink.Shared) => number
   readonly keepAlive: ((now: number) => void) | undefined
   readonly end: () => void
   readonly drop: () => void
@@ -178,10 +178,10 @@ export class History {
   }
 }
 
-const joinBytes = (entries: Iterable<Entry>): Uint8Array => {
+const joinBytes = (entries: Iterable<Entry>): sink.Shared => {
   const parts: Array<Uint8Array> = []
   for (const entry of entries) parts.push(entry.bytes)
-  return sink.concat(parts)
+  return new sink.Shared(sink.concat(parts))
 }
 
 /** @internal */
@@ -282,9 +282,18 @@ export const memoryBackend = (options: {
       })
 
     const start: Backend["start"] = (deliver) => {
-      // Waits for at least one envelope, then takes everything available: one delivery per batch.
+      // Waits for at least one envelope, then takes everything available: one delivery per batch. (Not
+      // `takeBetween(1, …)`: woken by the first envelope of a `publishAll`, that returns it alone, and the rest
+      // of the batch would go out as a second write to every client.)
+      const batch = Effect.flatMap(
+        Queue.takeAll(dequeue),
+        (all) =>
+          Chunk.isEmpty(all)
+            ? Effect.zipWith(Queue.take(dequeue), Queue.takeAll(dequeue), (first, rest) => Chunk.prepend(rest, first))
+            : Effect.succeed(all)
+      )
       const loop: Effect.Effect<void> = Effect.flatMap(
-        Queue.takeBetween(dequeue, 1, Number.MAX_SAFE_INTEGER),
+        batch,
         (envelopes) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => {
             let done = false
@@ -423,7 +432,7 @@ export const makeWith = <A, R = never>(
       lastDelivery = now
       written = 0
       const batch = Chunk.unsafeFromArray(entries)
-      let joined: Uint8Array | undefined
+      let joined: sink.Shared | undefined
       const shared = () => joined ??= joinBytes(batch)
       for (const subscriber of subscribers) {
         let dropped: number
@@ -481,7 +490,7 @@ export const makeWith = <A, R = never>(
     const attach = (
       topics: ReadonlySet<string> | undefined,
       sink: {
-        readonly offer: (entries: Chunk.Chunk<Entry>, bytes: () => Uint8Array) => number
+        readonly offer: (entries: Chunk.Chunk<Entry>, bytes: () => sink.Shared) => number
         readonly keepAlive: ((now: number) => void) | undefined
         readonly end: () => void
         readonly drop: () => void
@@ -624,9 +633,8 @@ export const makeWith = <A, R = never>(
           }
           return eventsWritten - eventsTaken
         }
-        const writeEntries = (bytes: Uint8Array, count: number) => {
-          target.write(bytes)
-          bytesWritten += bytes.length
+        const writeEntries = (bytes: sink.Shared, count: number) => {
+          bytesWritten += target.writeShared(bytes)
           eventsWritten += count
           writes.push(bytesWritten, eventsWritten)
           outbox.lastWrite = lastDelivery

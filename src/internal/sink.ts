@@ -17,8 +17,13 @@ import * as shutdown from "./shutdown.js"
  * @internal
  */
 export interface Sink {
-  /** Queues bytes for the client (ignored once the sink is closed). */
-  readonly write: (bytes: Uint8Array) => void
+  /**
+   * Queues bytes for the client (ignored once the sink is closed); returns how many bytes that adds to what
+   * `buffered` counts (the bytes, plus the transfer framing around them, if any).
+   */
+  readonly write: (bytes: Uint8Array) => number
+  /** `write` for bytes that many clients are sent: their framing is built once, by the first sink that needs it. */
+  readonly writeShared: (shared: Shared) => number
   /** Bytes queued for the client and not yet handed to the socket. */
   readonly buffered: () => number
   /** Completes when fewer than the high-water mark's bytes are queued, or the client is gone. */
@@ -46,6 +51,37 @@ export const toBuffer = (bytes: Uint8Array): Uint8Array =>
     ? bytes
     : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
 
+const crlf = typeof Buffer === "undefined" ? new Uint8Array([13, 10]) : Buffer.from("\r\n")
+
+/**
+ * The bytes of an HTTP/1.1 chunk holding `bytes`: their length in hex, CRLF, the bytes, CRLF.
+ *
+ * @internal
+ */
+export const chunk = (bytes: Uint8Array): Uint8Array => {
+  const size = bytes.length.toString(16)
+  const out = alloc(size.length + bytes.length + 4)
+  for (let i = 0; i < size.length; i++) out[i] = size.charCodeAt(i)
+  out.set(crlf, size.length)
+  out.set(bytes, size.length + 2)
+  out.set(crlf, size.length + 2 + bytes.length)
+  return out
+}
+
+/**
+ * Bytes written to many clients (a hub's batch of events). A sink that writes to the socket itself needs them
+ * framed as an HTTP/1.1 chunk: that is built once and shared by every client.
+ *
+ * @internal
+ */
+export class Shared {
+  private framed: Uint8Array | undefined
+  constructor(readonly bytes: Uint8Array) {}
+  get chunk(): Uint8Array {
+    return this.framed ??= chunk(this.bytes)
+  }
+}
+
 class Waiters {
   private waiting: Array<() => void> = []
   add(f: () => void): void {
@@ -67,6 +103,29 @@ interface Destination {
   readonly destroyed: boolean
   once(event: "drain", listener: () => void): unknown
   on(event: "error", listener: () => void): unknown
+  /** Node's `ServerResponse`: the socket it writes to, and whether it frames its body as chunks. */
+  readonly socket?: Destination | null | undefined
+  readonly chunkedEncoding?: boolean | undefined
+}
+
+/**
+ * The socket under a Node `ServerResponse` that a sink can write chunks to itself, or `undefined`. A
+ * `ServerResponse.write` costs, for every client and every event, a chunk header string, four writes into the
+ * socket's buffer, a cork with a scheduled uncork, and a vectored write of them; writing one chunk that every
+ * client shares is one plain write. Only for a chunked HTTP/1.1 response whose head has gone out: the
+ * response then holds nothing of its own (its `writableLength` is all the socket's), so bytes written to the
+ * socket land after everything the response wrote, and its `end` after them. It stays that way: a response
+ * with its socket writes into the socket, and only this sink writes to it.
+ */
+const socketOf = (response: Destination): Destination | undefined => {
+  const socket = response.socket
+  if (
+    response.chunkedEncoding !== true || socket === null || socket === undefined ||
+    response.writableLength !== socket.writableLength || typeof socket.write !== "function"
+  ) {
+    return undefined
+  }
+  return socket
 }
 
 /**
@@ -110,6 +169,9 @@ export const node = (source: unknown, highWaterMark = defaultHighWaterMark): Sin
   // needs the response's `drain` to wake a waiting writer, which it emits only past its own high-water mark: a
   // lower mark of ours keeps every write going through the body's buffer.
   let straight: Destination | undefined
+  // Once a write has gone through the response (so its head is out), chunks go to its socket when it allows.
+  let socket: Destination | undefined
+  let chunked = false
   const goStraight = (): Destination | undefined => {
     const destination = body.destination
     if (destination === undefined || body.readableLength > 0 || highWaterMark < destination.writableHighWaterMark) {
@@ -117,25 +179,50 @@ export const node = (source: unknown, highWaterMark = defaultHighWaterMark): Sin
     }
     // A write racing the client's departure must not surface as an unhandled error.
     destination.on("error", () => {})
+    chunked = destination.chunkedEncoding === true
     return straight = destination
   }
   const buffered = () =>
-    straight === undefined ? body.readableLength + (body.destination?.writableLength ?? 0) : straight.writableLength
+    socket !== undefined
+      ? socket.writableLength
+      : straight === undefined
+      ? body.readableLength + (body.destination?.writableLength ?? 0)
+      : straight.writableLength
   const hasRoom = () => closed || buffered() < highWaterMark
   const wait = (f: () => void) => {
     waiters.add(f)
     const destination = body.destination
     if (destination !== undefined && !waitingForDrain && destination.writableLength >= highWaterMark) {
       waitingForDrain = true
-      destination.once("drain", onDrain)
+      // Written to directly, the socket emits `drain`; the response does only for its own writes.
+      const emitter = socket ?? destination
+      emitter.once("drain", onDrain)
     }
   }
+  const framing = (size: number) => chunked ? size.toString(16).length + 4 + size : size
+  const write = (bytes: Uint8Array): number => {
+    if (closed) return 0
+    const destination = straight ?? goStraight()
+    if (destination === undefined) {
+      body.push(bytes)
+      return bytes.length
+    }
+    if (destination.destroyed) return 0
+    destination.write(bytes)
+    if (socket === undefined) {
+      socket = socketOf(destination)
+      if (socket !== undefined) socket.on("error", () => {})
+    }
+    return framing(bytes.length)
+  }
   return {
-    write: (bytes) => {
-      if (closed) return
-      const destination = straight ?? goStraight()
-      if (destination === undefined) body.push(bytes)
-      else if (!destination.destroyed) destination.write(bytes)
+    write,
+    writeShared: (shared) => {
+      if (socket === undefined || closed) return write(shared.bytes)
+      if (socket.destroyed) return 0
+      const bytes = shared.chunk
+      socket.write(bytes)
+      return bytes.length
     },
     buffered,
     writable: Effect.async<void>((resume) => {
@@ -196,12 +283,15 @@ export const stream = (
     mailbox.unsafeDone(Exit.void)
     waiters.release()
   }
+  const write = (bytes: Uint8Array): number => {
+    if (closed) return 0
+    queued += bytes.length
+    mailbox.unsafeOffer(bytes)
+    return bytes.length
+  }
   return {
-    write: (bytes) => {
-      if (closed) return
-      queued += bytes.length
-      mailbox.unsafeOffer(bytes)
-    },
+    write,
+    writeShared: (shared) => write(shared.bytes),
     buffered: () => queued,
     writable: Effect.async<void>((resume) => {
       if (hasRoom()) return resume(Effect.void)

@@ -254,11 +254,13 @@ export interface ConnectOptions {
   readonly path?: string
   readonly headers?: Readonly<Record<string, string>>
   readonly method?: string
+  /** The request line's version: `1.1` (the default) or `1.0` (a client that cannot read chunked bodies). */
+  readonly httpVersion?: "1.0" | "1.1"
 }
 
 const requestText = (port: number, options: ConnectOptions | undefined): string => {
   const lines = [
-    `${options?.method ?? "GET"} ${options?.path ?? "/events"} HTTP/1.1`,
+    `${options?.method ?? "GET"} ${options?.path ?? "/events"} HTTP/${options?.httpVersion ?? "1.1"}`,
     `Host: 127.0.0.1:${port}`,
     "Accept: text/event-stream"
   ]
