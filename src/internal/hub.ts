@@ -542,15 +542,23 @@ export const makeWith = <A, R = never>(
       return { subscriber, live }
     }
 
-    const register = (subscriber: Subscriber) =>
-      Effect.acquireRelease(
-        Effect.suspend(() => {
-          if (closed) return Effect.fail(closedError)
-          subscribers.add(subscriber)
-          return changeClients(1)
-        }),
-        () => Effect.zipRight(Effect.sync(() => subscribers.delete(subscriber)), changeClients(-1))
-      )
+    // A plain finalizer rather than `acquireRelease`, which would keep a snapshot of the fiber's refs (its
+    // context, span and annotations) for as long as the client stays connected.
+    const register = (subscriber: Subscriber, scope: Scope.Scope) =>
+      Effect.suspend(() => {
+        if (closed) return Effect.fail(closedError)
+        subscribers.add(subscriber)
+        return Effect.zipRight(
+          Scope.addFinalizer(
+            scope,
+            Effect.suspend(() => {
+              subscribers.delete(subscriber)
+              return changeClients(-1)
+            })
+          ),
+          changeClients(1)
+        )
+      }).pipe(Effect.uninterruptible)
 
     const resumeFrom = (lastEventId: Option.Option<string>, topics: ReadonlySet<string> | undefined) =>
       Option.isNone(lastEventId)
@@ -581,7 +589,7 @@ export const makeWith = <A, R = never>(
         const lastEventId = normalizeId(subscribeOptions?.lastEventId)
         // Registered in a scope of its own, so that a failure to resume leaves no subscriber behind.
         const registration = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
-        yield* register(subscriber).pipe(Scope.extend(registration))
+        yield* register(subscriber, registration)
         const resumed = yield* resumeFrom(lastEventId, topics).pipe(
           Effect.onError(() => Scope.close(registration, Exit.void))
         )
@@ -682,8 +690,7 @@ export const makeWith = <A, R = never>(
           drop: () => target.destroy()
         })
         const lastEventId = Option.isSome(request) ? requestLastEventId(request.value) : Option.none()
-        const count = yield* register(subscriber).pipe(
-          Scope.extend(outbox.scope),
+        const count = yield* register(subscriber, outbox.scope).pipe(
           Effect.tapError(() => Scope.close(outbox.scope, Exit.void))
         )
         const response = server.toResponse(outbox, responseOptions)

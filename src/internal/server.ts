@@ -176,7 +176,7 @@ export const makeOutbox = (
     if (Option.isSome(requestScope)) {
       yield* Scope.addFinalizer(requestScope.value, Scope.close(scope, Exit.void))
     }
-    const unregister = shutdown.register(source, target.end)
+    const unregister = shutdown.register(source, () => target.end())
     yield* Scope.addFinalizer(
       scope,
       Effect.sync(() => {
@@ -272,7 +272,7 @@ export const serveStream = <E, R>(
       Stream.pipeThroughChannelOrFail(encodeChannel()),
       Stream.runForEachWhile((bytes) => write(outbox, bytes)),
       Effect.catchAllCause(logFailure("the event stream failed after the response started; ending the response")),
-      Effect.ensuring(Effect.sync(outbox.sink.end)),
+      Effect.ensuring(Effect.sync(() => outbox.sink.end())),
       Effect.forkIn(outbox.scope)
     )
     yield* forkKeepAlive(outbox, keepAliveMillis(options))

@@ -135,8 +135,11 @@ const socketOf = (response: Destination): Destination | undefined => {
  */
 class Body extends Readable {
   destination: Destination | undefined
-  constructor(highWaterMark: number, read: () => void) {
-    super({ highWaterMark, read })
+  constructor(highWaterMark: number, private readonly sink: { read(): void }) {
+    super({ highWaterMark })
+  }
+  override _read(): void {
+    this.sink.read()
   }
   override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean | undefined }): T {
     this.destination = destination as unknown as Destination
@@ -150,104 +153,153 @@ class Body extends Readable {
  *
  * @internal
  */
-export const node = (source: unknown, highWaterMark = defaultHighWaterMark): Sink => {
-  const waiters = new Waiters()
-  let closed = false
-  let waitingForDrain = false
-  const onDrain = () => {
-    waitingForDrain = false
-    waiters.release()
+export const node = (source: unknown, highWaterMark = defaultHighWaterMark): Sink => new NodeSink(source, highWaterMark)
+
+/**
+ * The Node sink's state lives in one object with its methods on the prototype: a server holds thousands of
+ * these, and closures per connection would cost far more memory.
+ */
+class NodeSink implements Sink {
+  private readonly waiters = new Waiters()
+  private closed = false
+  private waitingForDrain = false
+  private readonly body: Body
+  /** The response, once it is piped and what was pushed before has flowed out: writes then go straight to it. */
+  private straight: Destination | undefined
+  /** Its socket, once a write has gone through the response (so its head is out) and chunks may go there. */
+  private socket: Destination | undefined
+  private chunked = false
+  private writableEffect: Effect.Effect<void> | undefined
+
+  constructor(private readonly source: unknown, private readonly highWaterMark: number) {
+    const body = this.body = new Body(highWaterMark, this)
+    body.on("close", () => {
+      this.closed = true
+      this.waiters.release()
+    })
+    // A client that goes away surfaces as an error of the pipeline; it is handled there.
+    body.on("error", noop)
   }
-  const body = new Body(highWaterMark, () => waiters.release())
-  body.on("close", () => {
-    closed = true
-    waiters.release()
-  })
-  // A client that goes away surfaces as an error of the pipeline; it is handled there.
-  body.on("error", () => {})
-  // Writes go straight to the response once it is piped and what was pushed before has flowed out. That
-  // needs the response's `drain` to wake a waiting writer, which it emits only past its own high-water mark: a
-  // lower mark of ours keeps every write going through the body's buffer.
-  let straight: Destination | undefined
-  // Once a write has gone through the response (so its head is out), chunks go to its socket when it allows.
-  let socket: Destination | undefined
-  let chunked = false
-  const goStraight = (): Destination | undefined => {
-    const destination = body.destination
-    if (destination === undefined || body.readableLength > 0 || highWaterMark < destination.writableHighWaterMark) {
+
+  /** `drain`, of the socket or of the response: a waiting writer may go on. */
+  onDrain(): void {
+    this.waitingForDrain = false
+    this.waiters.release()
+  }
+
+  /**
+   * Writes go straight to the response once it is piped and what was pushed before has flowed out. That needs
+   * the response's `drain` to wake a waiting writer, which it emits only past its own high-water mark: a lower
+   * mark of ours keeps every write going through the body's buffer.
+   */
+  private goStraight(): Destination | undefined {
+    const destination = this.body.destination
+    if (
+      destination === undefined || this.body.readableLength > 0 ||
+      this.highWaterMark < destination.writableHighWaterMark
+    ) {
       return undefined
     }
     // A write racing the client's departure must not surface as an unhandled error.
-    destination.on("error", () => {})
-    chunked = destination.chunkedEncoding === true
-    return straight = destination
+    destination.on("error", noop)
+    this.chunked = destination.chunkedEncoding === true
+    return this.straight = destination
   }
-  const buffered = () =>
-    socket !== undefined
-      ? socket.writableLength
-      : straight === undefined
-      ? body.readableLength + (body.destination?.writableLength ?? 0)
-      : straight.writableLength
-  const hasRoom = () => closed || buffered() < highWaterMark
-  const wait = (f: () => void) => {
-    waiters.add(f)
-    const destination = body.destination
-    if (destination !== undefined && !waitingForDrain && destination.writableLength >= highWaterMark) {
-      waitingForDrain = true
-      // Written to directly, the socket emits `drain`; the response does only for its own writes.
-      const emitter = socket ?? destination
-      emitter.once("drain", onDrain)
-    }
+
+  private framing(size: number): number {
+    return this.chunked ? size.toString(16).length + 4 + size : size
   }
-  const framing = (size: number) => chunked ? size.toString(16).length + 4 + size : size
-  const write = (bytes: Uint8Array): number => {
-    if (closed) return 0
-    const destination = straight ?? goStraight()
+
+  write(bytes: Uint8Array): number {
+    if (this.closed) return 0
+    const destination = this.straight ?? this.goStraight()
     if (destination === undefined) {
-      body.push(bytes)
+      this.body.push(bytes)
       return bytes.length
     }
     if (destination.destroyed) return 0
     destination.write(bytes)
-    if (socket === undefined) {
-      socket = socketOf(destination)
-      if (socket !== undefined) socket.on("error", () => {})
+    if (this.socket === undefined) {
+      this.socket = socketOf(destination)
+      if (this.socket !== undefined) this.socket.on("error", noop)
     }
-    return framing(bytes.length)
+    return this.framing(bytes.length)
   }
-  return {
-    write,
-    writeShared: (shared) => {
-      if (socket === undefined || closed) return write(shared.bytes)
-      if (socket.destroyed) return 0
-      const bytes = shared.chunk
-      socket.write(bytes)
-      return bytes.length
-    },
-    buffered,
-    writable: Effect.async<void>((resume) => {
-      if (hasRoom()) return resume(Effect.void)
-      wait(() => resume(Effect.void))
-    }),
-    onWritable: (f) => hasRoom() ? f() : wait(f),
-    end: () => {
-      if (closed) return
-      closed = true
-      body.push(null)
-    },
-    destroy: () => {
-      closed = true
-      shutdown.destroySocket(source)
-      body.destroy()
-    },
-    isClosed: () => closed,
-    response: (options) => HttpServerResponse.raw(body, options),
-    dispose: () => {
-      closed = true
-      body.destroy()
+
+  writeShared(shared: Shared): number {
+    const socket = this.socket
+    if (socket === undefined || this.closed) return this.write(shared.bytes)
+    if (socket.destroyed) return 0
+    const bytes = shared.chunk
+    socket.write(bytes)
+    return bytes.length
+  }
+
+  buffered(): number {
+    if (this.socket !== undefined) return this.socket.writableLength
+    if (this.straight !== undefined) return this.straight.writableLength
+    return this.body.readableLength + (this.body.destination?.writableLength ?? 0)
+  }
+
+  private hasRoom(): boolean {
+    return this.closed || this.buffered() < this.highWaterMark
+  }
+
+  private wait(f: () => void): void {
+    this.waiters.add(f)
+    const destination = this.body.destination
+    if (destination !== undefined && !this.waitingForDrain && destination.writableLength >= this.highWaterMark) {
+      this.waitingForDrain = true
+      // Written to directly, the socket emits `drain`; the response does only for its own writes.
+      const emitter = this.socket ?? destination
+      emitter.once("drain", () => this.onDrain())
     }
+  }
+
+  get writable(): Effect.Effect<void> {
+    return this.writableEffect ??= Effect.async<void>((resume) => {
+      if (this.hasRoom()) return resume(Effect.void)
+      this.wait(() => resume(Effect.void))
+    })
+  }
+
+  onWritable(f: () => void): void {
+    if (this.hasRoom()) f()
+    else this.wait(f)
+  }
+
+  end(): void {
+    if (this.closed) return
+    this.closed = true
+    this.body.push(null)
+  }
+
+  destroy(): void {
+    this.closed = true
+    shutdown.destroySocket(this.source)
+    this.body.destroy()
+  }
+
+  isClosed(): boolean {
+    return this.closed
+  }
+
+  response(options: HttpServerResponse.Options.WithContentType): HttpServerResponse.HttpServerResponse {
+    return HttpServerResponse.raw(this.body, options)
+  }
+
+  dispose(): void {
+    this.closed = true
+    this.body.destroy()
+  }
+
+  /** The body asks for more: a writer waiting for room may go on. */
+  read(): void {
+    this.waiters.release()
   }
 }
+
+const noop = () => {}
 
 /**
  * A sink for any other platform (and for responses run outside a server): a mailbox that the response drains
