@@ -2,6 +2,7 @@
  * Processes of the benchmarks: servers pinned to core 0, the load generator to core 1 (`taskset`), every child
  * tracked and killed on exit, failure or timeout.
  */
+import { build } from "esbuild"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { createWriteStream, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs"
 import { request } from "node:http"
@@ -99,14 +100,64 @@ export const hasTaskset = (() => {
 })()
 
 /** `node` pinned to `core` (when taskset is there), running `script` with tsx. */
+/** Runs `script` with Node pinned to `core`: through tsx for a `.ts` file, as it is for built JavaScript. */
 export const nodeCommand = (
   core: number,
   nodeArgs: ReadonlyArray<string>,
   script: string,
   args: ReadonlyArray<string>
 ) => {
-  const node = [process.execPath, ...nodeArgs, "--import", "tsx", script, ...args]
+  const loader = script.endsWith(".ts") ? ["--import", "tsx"] : []
+  const node = [process.execPath, ...nodeArgs, ...loader, script, ...args]
   return hasTaskset ? { cmd: "taskset", args: ["-c", String(core), ...node] } : { cmd: node[0], args: node.slice(1) }
+}
+
+/**
+ * How the servers run. `build` (the default): each server file is compiled once per run with esbuild into
+ * bench/tmp/build/<server>.mjs, effect-sse's TypeScript included and every other package left to
+ * node_modules, and run by plain Node: JavaScript as a deployed server runs it, the same for every server.
+ * `tsx`: run through tsx, as the examples are. tsx keeps function names (a `defineProperty` on every closure
+ * created) and formats error stacks through source maps, which costs the servers that create many closures
+ * or errors per connection (the Effect-based ones) far more than the others.
+ */
+export type ServerLoader = "build" | "tsx"
+
+let serverLoader: ServerLoader = "build"
+
+export const useServerLoader = (loader: ServerLoader) => {
+  serverLoader = loader
+}
+
+const built = new Map<string, Promise<string>>()
+
+const serverScript = (name: string): Promise<string> => {
+  const source = join(benchDir, "servers", `${serverFile(name)}.ts`)
+  if (serverLoader === "tsx") return Promise.resolve(source)
+  const cached = built.get(source)
+  if (cached !== undefined) return cached
+  const outfile = join(tmpDir, "build", `${serverFile(name)}.mjs`)
+  const done = build({
+    entryPoints: [source],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    logLevel: "warning",
+    // The library under test from its sources; every other package as installed.
+    alias: { "effect-sse": join(root, "src") },
+    plugins: [{
+      name: "external-packages",
+      setup(b) {
+        b.onResolve(
+          { filter: /^[^./]/ },
+          (args) => args.path === "effect-sse" || args.path.startsWith("effect-sse/") ? undefined : { external: true }
+        )
+      }
+    }]
+  }).then(() => outfile)
+  built.set(source, done)
+  return done
 }
 
 export interface Running {
@@ -131,7 +182,7 @@ export const startServer = async (
   const { args, cmd } = nodeCommand(
     0,
     ["--expose-gc", ...(profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir])],
-    join(benchDir, "servers", `${serverFile(name)}.ts`),
+    await serverScript(name),
     []
   )
   const out = createWriteStream(log)

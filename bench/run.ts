@@ -20,6 +20,7 @@
  *   --limit SECONDS    hard limit of one repetition (fanout 30/60, others 60)
  *   --query Q          extra query for POST /broadcast, e.g. batch=100 (effect-sse) or yield=0 (plain JS)
  *   --cpu-prof         run the servers with `node --cpu-prof`; profiles go to bench/tmp/<server>-<job>.cpuprofile
+ *   --loader L         build (default): servers compiled with esbuild and run by plain Node; tsx: run through tsx
  *   --quick            small sizes for a quick check (never written to RESULTS.md)
  *   --write/--no-write update bench/results/latest.json and RESULTS.md (default: only for a full run)
  *   --report           regenerate RESULTS.md from bench/results/latest.json without running anything
@@ -42,10 +43,12 @@ import {
   runLoadgen,
   type Running,
   serverFile,
+  type ServerLoader,
   startServer,
   stopServer,
   tmpDir,
-  track
+  track,
+  useServerLoader
 } from "./processes.js"
 
 const resultsFile = join(benchDir, "results", "latest.json")
@@ -77,6 +80,7 @@ interface Options {
   readonly limit: number | undefined
   readonly query: string | undefined
   readonly cpuProf: boolean
+  readonly loader: ServerLoader
   readonly quick: boolean
   readonly write: boolean
   readonly report: boolean
@@ -108,7 +112,21 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
   }
   const full = !values.has("scenario") && !values.has("servers") && !values.has("server") && values.size === 0 &&
     !flags.has("quick")
-  const known = ["scenario", "servers", "server", "clients", "events", "size", "rate", "reps", "limit", "query"]
+  const known = [
+    "scenario",
+    "servers",
+    "server",
+    "clients",
+    "events",
+    "size",
+    "rate",
+    "reps",
+    "limit",
+    "query",
+    "loader"
+  ]
+  const loader = values.get("loader") ?? "build"
+  if (loader !== "build" && loader !== "tsx") throw new Error(`--loader must be build or tsx, not ${loader}`)
   for (const name of values.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}`)
   return {
     scenarios,
@@ -122,6 +140,7 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
     limit: num("limit"),
     query: values.get("query"),
     cpuProf: flags.has("cpu-prof"),
+    loader,
     quick: flags.has("quick"),
     write: flags.has("quick") ? false : flags.has("write") ? true : flags.has("no-write") ? false : full,
     report: flags.has("report")
@@ -183,7 +202,7 @@ const jobsOf = (options: Options): Array<Job> => {
               warmup: 20,
               rate: options.rate ?? 20,
               size: options.size ?? 128,
-              reps: 1,
+              reps: q ? 1 : reps,
               limitMs: limit(60),
               ...extra
             }
@@ -259,6 +278,8 @@ interface JobResult {
   readonly date: string
   /** The commit (and whether src/ had uncommitted changes) the job ran against. */
   readonly commit?: string | undefined
+  /** How the server ran (see `ServerLoader`); absent in results from before servers were built. */
+  readonly loader?: ServerLoader | undefined
   readonly result?: ScenarioResult | undefined
   readonly error?: string | undefined
   readonly profile?: string | undefined
@@ -288,6 +309,19 @@ const versionOf = (pkg: string): string => {
   } catch {
     return "?"
   }
+}
+
+const loaderText = (store: Store): string => {
+  const loaders = new Set(store.jobs.map((j) => j.loader ?? "tsx"))
+  if (loaders.size > 1) {
+    return "**Rows were measured with servers run differently (built and through tsx): compare with care.**"
+  }
+  return loaders.has("build")
+    ? "Every server, effect-sse's sources included, is compiled by esbuild into one JavaScript file and run by plain " +
+      "Node (`--loader build`, the default): as a deployed server runs. Through tsx (`--loader tsx`), every closure " +
+      "created pays for tsx keeping function names and every error stack is mapped through source maps, which weighs " +
+      "on the Effect-based servers far more than on the others."
+    : "Every server ran through tsx (`--loader tsx`)."
 }
 
 const metaNow = (): Meta => {
@@ -426,17 +460,26 @@ const fanoutTable = (store: Store): Array<string> => {
   return out
 }
 
+/** The latency figures of the run whose p99 is the median (each run's percentiles belong together). */
+const medianLatency = (r: ScenarioResult | undefined) => {
+  const runs = finishedReps(r).filter((x) => x.latency !== undefined)
+    .sort((a, b) => a.latency!.p99 - b.latency!.p99)
+  return runs.length === 0 ? undefined : runs[Math.floor((runs.length - 1) / 2)].latency
+}
+
 const latencyTable = (store: Store): Array<string> => {
   const any = store.jobs.find((j) => j.scenario === "latency")?.result?.config
   const out = [
     `${fmt(any?.clients)} clients, ${any?.rate} events/s of ${any?.size} B; ${
       fmt((any?.events ?? 0) - (any?.warmup ?? 0))
-    } events measured after ${any?.warmup} warm-up events, from the publish timestamp to the generator's read.`,
+    } events measured after ${any?.warmup} warm-up events, from the publish timestamp to the generator's read; ${
+      any?.reps ?? 1
+    } runs, the figures of the run with the median p99.`,
     "",
-    "| server | p50 ms | p90 ms | p99 ms | max ms | p99 × node | server / generator CPU | check |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    "| server | p50 ms | p90 ms | p99 ms | max ms | p99 × node | p99 of each run | server / generator CPU | check |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |"
   ]
-  const lat = (server: string) => finishedReps(find(store, "latency", "", server)?.result)[0]?.latency
+  const lat = (server: string) => medianLatency(find(store, "latency", "", server)?.result)
   const base = lat("node")?.p99
   for (const server of serversIn(store, "latency")) {
     const job = find(store, "latency", "", server)
@@ -444,7 +487,7 @@ const latencyTable = (store: Store): Array<string> => {
     out.push(
       `| ${server} | ${fmt(l?.p50, 2)} | ${fmt(l?.p90, 2)} | ${fmt(l?.p99, 2)} | ${fmt(l?.max, 1)} | ${
         ratio(l?.p99, base)
-      } | ${cpuCell(job)} | ${checkCell(job)} |`
+      } | ${repsCell(job?.result, (r) => r.latency?.p99 ?? NaN)} | ${cpuCell(job)} | ${checkCell(job)} |`
     )
   }
   const clock = store.jobs.find((j) => j.scenario === "latency")?.result?.clock
@@ -621,7 +664,7 @@ const targetsTable = (store: Store, existing: string): Array<string> => {
       } |`
     )
   }
-  const lat = (server: string) => finishedReps(find(store, "latency", "", server)?.result)[0]?.latency?.p99
+  const lat = (server: string) => medianLatency(find(store, "latency", "", server)?.result)?.p99
   const le = lat("effect-sse")
   const ln = lat("node")
   out.push(
@@ -712,6 +755,8 @@ const generated = (store: Store, existing: string): string => {
         "that it gets every event exactly once and in order. Throughput figures are the median of the runs listed."
       : "**taskset was not available: processes were not pinned.**",
     "",
+    loaderText(store),
+    "",
     "## Targets",
     "",
     ...targetsTable(store, existing),
@@ -795,6 +840,7 @@ const main = async () => {
   }
   mkdirSync(tmpDir, { recursive: true })
   const jobs = jobsOf(options)
+  useServerLoader(options.loader)
   const started = performance.now()
   const meta = metaNow()
   console.log(
@@ -822,6 +868,7 @@ const main = async () => {
         server: job.server,
         date,
         commit: meta.commit,
+        loader: options.loader,
         result,
         profile: profile === undefined ? undefined : relative(root, profile)
       })
@@ -834,6 +881,7 @@ const main = async () => {
         server: job.server,
         date,
         commit: meta.commit,
+        loader: options.loader,
         error: message
       })
     } finally {
