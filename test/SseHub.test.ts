@@ -851,23 +851,34 @@ describe("SseHub metrics and spans", () => {
       expect((yield* hubMetric("sse_hub_events_delivered", name)) - before).toBe(3)
     }))
 
-  it.scoped("publish, subscribe and serve run in spans SseHub.publish / .subscribe / .serve, with the hub's name", () =>
+  it.scoped("subscribe and serve run in spans SseHub.subscribe / .serve, publish too with tracePublish, with the hub's name", () =>
     Effect.gen(function*() {
-      const name = uniqueName("spans")
-      const hub = yield* stringHub({ name })
-      const [, spans] = yield* withRecordedSpans(Effect.gen(function*() {
-        yield* hub.publish("a")
-        yield* hub.publishAll(["b", "c"])
-        yield* hub.subscribe()
-        yield* serveInProcess(hub)
-      }))
-      const hubSpans = spans.filter((span) => span.name.startsWith("SseHub."))
-      expect(hubSpans.map((span) => [span.name, span.attributes.get("hub"), span.status._tag])).toEqual([
-        ["SseHub.publish", name, "Ended"],
-        ["SseHub.publish", name, "Ended"],
-        ["SseHub.subscribe", name, "Ended"],
-        ["SseHub.serve", name, "Ended"]
+      const record = (tracePublish: boolean | undefined) =>
+        Effect.gen(function*() {
+          const name = uniqueName("spans")
+          const hub = yield* stringHub({ name, tracePublish })
+          const [, spans] = yield* withRecordedSpans(Effect.gen(function*() {
+            yield* hub.publish("a")
+            yield* hub.publishAll(["b", "c"])
+            yield* hub.subscribe()
+            yield* serveInProcess(hub)
+          }))
+          return spans.filter((span) => span.name.startsWith("SseHub."))
+            .map((span) => [span.name, span.attributes.get("hub") === name, span.status._tag])
+        })
+      expect(yield* record(true)).toEqual([
+        ["SseHub.publish", true, "Ended"],
+        ["SseHub.publish", true, "Ended"],
+        ["SseHub.subscribe", true, "Ended"],
+        ["SseHub.serve", true, "Ended"]
       ])
+      // By default an in-memory publish records no span: it would cost more than the publish.
+      for (const tracePublish of [undefined, false]) {
+        expect(yield* record(tracePublish)).toEqual([
+          ["SseHub.subscribe", true, "Ended"],
+          ["SseHub.serve", true, "Ended"]
+        ])
+      }
     }))
 })
 

@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto"
 import * as SseEvent from "../src/SseEvent.js"
 import * as SseHub from "../src/SseHub.js"
 import * as SseHubRedis from "../src/SseHubRedis.js"
+import { withRecordedSpans } from "./utils/hub.js"
 import { parse } from "./utils/parse.js"
 import * as R from "./utils/redis.js"
 import * as TestServer from "./utils/server.js"
@@ -170,6 +171,23 @@ R.describeWithRedis("SseHubRedis: two hubs on one Redis stream", ["shared"], () 
         }))
       }
       expect(missed, "hubs whose first publish never reached their subscriber").toEqual([])
+    }))
+
+  it.scopedLive("publishes run in SseHub.publish spans by default (a round trip to Redis); tracePublish: false turns them off", () =>
+    Effect.gen(function*() {
+      const { key } = yield* withKey("spans")
+      const publishSpans = (tracePublish: boolean | undefined) =>
+        Effect.scoped(Effect.gen(function*() {
+          const hub = yield* SseHubRedis.make({ ...options(key), tracePublish })
+          const [, spans] = yield* withRecordedSpans(Effect.zipRight(
+            hub.publish({ from: "spans", n: 1 }),
+            hub.publishAll([{ from: "spans", n: 2 }])
+          ))
+          return spans.filter((span) => span.name === "SseHub.publish").length
+        }))
+      expect(yield* publishSpans(undefined)).toBe(2)
+      expect(yield* publishSpans(true)).toBe(2)
+      expect(yield* publishSpans(false)).toBe(0)
     }))
 
   it.scopedLive("shutdown delivers what the hub published before it, then ends the subscribers", () =>

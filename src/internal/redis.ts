@@ -307,7 +307,8 @@ export const make = <A, R = never>(
       historySize: options.history?.size ?? hub.defaults.historySize,
       maxAge: options.history?.maxAge === undefined ? undefined : Duration.toMillis(options.history.maxAge)
     }),
-    (backend) => hub.makeWith(options, backend)
+    // A publish is a round trip to Redis: its span is worth what it costs.
+    (backend) => hub.makeWith({ ...options, tracePublish: options.tracePublish ?? true }, backend)
   )
 
 /** @internal */
