@@ -372,6 +372,22 @@ describe("SseHub slow clients over HTTP", () => {
     30_000
   )
 
+  it.scopedLive("a burst many times bufferSize, published in a tight loop, reaches every reading client: none is taken for slow", () =>
+    Effect.gen(function*() {
+      const name = uniqueName("burst")
+      const bufferSize = 64
+      const hub = yield* stringHub({ name, bufferSize })
+      const server = yield* serveOverHttp(hub)
+      const readers = yield* openReaders(server.port, 20, () => ({ keep: "ids" }))
+      yield* awaitClients(hub, (n) => n === 20, "20 readers")
+      const payload = "x".repeat(512)
+      // 2000 events (about 1 MiB per client) without ever yielding to the event loop.
+      const ids = yield* Effect.forEach(range(2000), (i) => hub.publish(`${i} ${payload}`))
+      yield* Effect.forEach(readers, (r) => r.atLeast(ids.length), { concurrency: "unbounded", discard: true })
+      for (const reader of readers) expect(reader.ids).toEqual(ids)
+      expect(yield* hubMetrics(name)).toMatchObject({ clients: 20, clientsDropped: 0, published: 2000 })
+    }))
+
   it.scopedLive(
     "drop-oldest over a real socket: a client that stops reading gets, once it reads again, an ordered subsequence ending at the newest event; every event was written to it or counted as dropped",
     () =>

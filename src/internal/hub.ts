@@ -179,6 +179,16 @@ export class History {
   }
 }
 
+/** Resumes after pending I/O has run: the next turn of the event loop. */
+const ioTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
+  if (typeof setImmediate === "function") {
+    const handle = setImmediate(() => resume(Effect.void))
+    return Effect.sync(() => clearImmediate(handle))
+  }
+  const handle = setTimeout(() => resume(Effect.void), 0)
+  return Effect.sync(() => clearTimeout(handle))
+})
+
 const joinBytes = (entries: Iterable<Entry>): sink.Shared => {
   const parts: Array<Uint8Array> = []
   for (const entry of entries) parts.push(entry.bytes)
@@ -221,9 +231,12 @@ export interface Backend {
    * resumed event, or the client's last event id). Built once, when the subscriber goes live.
    */
   readonly after: (id: string) => (entry: Entry) => boolean
-  /** Starts feeding entries, in order, to `deliver`, in the hub's scope. */
+  /**
+   * Starts feeding entries, in order, to `deliver`, in the hub's scope. `deliver` returns true when a served
+   * client was left with bytes its socket has not taken yet.
+   */
   readonly start: (
-    deliver: (batch: ReadonlyArray<Entry>, now: number) => void
+    deliver: (batch: ReadonlyArray<Entry>, now: number) => boolean
   ) => Effect.Effect<void, never, Scope.Scope>
   /** Delivers what was accepted, then stops feeding. */
   readonly stop: Effect.Effect<void>
@@ -304,10 +317,11 @@ export const memoryBackend = (options: {
                 done = true
               } else entries.push(envelope)
             }
-            if (entries.length > 0) {
-              deliver(entries, now)
-            }
-            return done ? Effect.void : loop
+            // Sockets left with unsent bytes get a turn of the event loop before the next batch: a publisher that
+            // never yields to I/O (a burst in a tight loop) would otherwise leave every client's bytes queued in
+            // Node, and the slow-client rule would count them against clients that are reading.
+            const backlog = entries.length > 0 && deliver(entries, now)
+            return done ? Effect.void : backlog ? Effect.zipRight(ioTurn, loop) : loop
           })
       )
       return Effect.asVoid(Effect.forkScoped(Effect.ensuring(loop, Deferred.succeed(stopped, undefined))))
@@ -429,6 +443,8 @@ export const makeWith = <A, R = never>(
     let lastDelivery = 0
     // Events written to served clients during a delivery, added to the metric once per delivery.
     let written = 0
+    // Whether a served client was left with bytes its socket has not taken, during a delivery.
+    let backlog = false
     // What an offer's result means for the subscriber: -1 drops it, a positive count is events it dropped.
     const settle = (subscriber: Subscriber, dropped: number) => {
       if (dropped < 0) {
@@ -439,9 +455,10 @@ export const makeWith = <A, R = never>(
         droppedEvents.unsafeUpdate(dropped)
       }
     }
-    const deliver = (entries: ReadonlyArray<Entry>, now: number) => {
+    const deliver = (entries: ReadonlyArray<Entry>, now: number): boolean => {
       lastDelivery = now
       written = 0
+      backlog = false
       const batch = Chunk.unsafeFromArray(entries)
       let joined: sink.Shared | undefined
       const shared = () => joined ??= joinBytes(batch)
@@ -457,6 +474,7 @@ export const makeWith = <A, R = never>(
         settle(subscriber, dropped)
       }
       if (written > 0) delivered.unsafeUpdate(written)
+      return backlog
     }
     yield* backend.start(deliver)
 
@@ -657,6 +675,7 @@ export const makeWith = <A, R = never>(
           eventsWritten += count
           writes.push(bytesWritten, eventsWritten)
           outbox.lastWrite = lastDelivery
+          if (!backlog && target.buffered() > 0) backlog = true
         }
         // drop-oldest: while the client is over its high-water mark, events wait here, the newest
         // `bufferSize` of them, and go out in one write when it has room.
