@@ -53,6 +53,7 @@ import type * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import * as internal from "./internal/hub.js"
 import type * as SseEvent from "./SseEvent.js"
 
@@ -194,6 +195,19 @@ export interface SseHub<in out A> {
   readonly serve: (
     options?: ServeOptions
   ) => Effect.Effect<HttpServerResponse.HttpServerResponse, HubClosed, HttpServerRequest.HttpServerRequest>
+  /**
+   * Serves the hub on a plain Node request, outside Effect's HTTP server: for a `node:http` listener that
+   * takes the SSE route before handing the rest to Effect's server (see the guide). It writes the head and
+   * `: connected` at once, resumes like `serve`, and completes as soon as the client is live: the connection
+   * then belongs to the hub, its scope closed when the client leaves, the hub shuts down or the server
+   * closes. No fiber stays behind per connection, which is what a connection costs most on Effect's HTTP
+   * server. A request that comes after the hub shut down is answered 503.
+   */
+  readonly serveNode: (
+    request: IncomingMessage,
+    response: ServerResponse,
+    options?: ServeOptions
+  ) => Effect.Effect<void>
   /** The number of current subscribers. */
   readonly clients: Effect.Effect<number>
   /** The number of subscribers, now and at every change; it ends when the hub shuts down. */

@@ -18,6 +18,7 @@ import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import type * as SseEvent from "../SseEvent.js"
 import type * as SseHub from "../SseHub.js"
 import * as event from "./event.js"
@@ -635,12 +636,16 @@ export const makeWith = <A, R = never>(
         )
       }).pipe(Effect.withSpan("SseHub.subscribe", spanOptions))
 
-    const serve = (serveOptions?: SseHub.ServeOptions) =>
+    /**
+     * Serves the hub into an opened response: registers the client, writes its greeting and what it resumes,
+     * then hands it to the dispatcher. Returns once it is live; the outbox's scope ends the connection.
+     */
+    const serveInto = (
+      outbox: server.Outbox,
+      lastEventId: Option.Option<string>,
+      serveOptions: SseHub.ServeOptions | undefined
+    ): Effect.Effect<void, HubClosed> =>
       Effect.gen(function*() {
-        if (closed) return yield* Effect.fail(closedError)
-        const responseOptions = { retry: options.retry, headers: serveOptions?.headers, keepAlive: false as const }
-        const outbox = yield* server.makeOutbox(responseOptions)
-        const { request } = outbox
         const target = outbox.sink
         const topics = topicsOf(serveOptions?.topics)
         // Events written to the response but not yet taken by the socket: each write is recorded with the
@@ -719,11 +724,9 @@ export const makeWith = <A, R = never>(
           end: () => target.end(),
           drop: () => target.destroy()
         })
-        const lastEventId = Option.isSome(request) ? requestLastEventId(request.value) : Option.none()
         const count = yield* register(subscriber, outbox.scope).pipe(
           Effect.tapError(() => Scope.close(outbox.scope, Exit.void))
         )
-        const response = server.toResponse(outbox, responseOptions)
         if (serveOptions?.onConnect !== undefined) {
           const greeting = yield* serveOptions.onConnect({ clients: count, lastEventId })
           for (const e of greeting) {
@@ -737,7 +740,7 @@ export const makeWith = <A, R = never>(
           // History is out of reach: end at once, and the browser retries after its reconnection time.
           yield* Effect.logWarning("effect-sse: cannot resume a client now; ending its response", resumed.left)
           target.end()
-          return response
+          return
         }
         if (resumed.right?.lost === true && Option.isSome(lastEventId)) {
           target.write(event.unsafeEncode(lostEvent(lastEventId.value)))
@@ -747,7 +750,34 @@ export const makeWith = <A, R = never>(
           delivered.unsafeUpdate(resumed.right.entries.length)
         }
         live(resumed.right, lastEventId)
-        return response
+      })
+
+    const serve = (serveOptions?: SseHub.ServeOptions) =>
+      Effect.gen(function*() {
+        if (closed) return yield* Effect.fail(closedError)
+        const responseOptions = { retry: options.retry, headers: serveOptions?.headers, keepAlive: false as const }
+        const outbox = yield* server.makeOutbox(responseOptions)
+        const lastEventId = Option.isSome(outbox.request) ? requestLastEventId(outbox.request.value) : Option.none()
+        yield* serveInto(outbox, lastEventId, serveOptions)
+        return server.toResponse(outbox, responseOptions)
+      }).pipe(Effect.withSpan("SseHub.serve", spanOptions))
+
+    const serveNode = (
+      request: IncomingMessage,
+      response: ServerResponse,
+      serveOptions?: SseHub.ServeOptions
+    ): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        if (closed) {
+          response.writeHead(503, { "content-type": "text/plain" }).end(closedError.message)
+          return
+        }
+        const responseOptions = { retry: options.retry, headers: serveOptions?.headers, keepAlive: false as const }
+        const outbox = yield* server.makeNodeOutbox(request, response, responseOptions)
+        yield* serveInto(outbox, server.nodeLastEventId(request), serveOptions).pipe(
+          // Closed while this client was being set up: it ends like the others did.
+          Effect.catchTag("HubClosed", () => Effect.sync(() => outbox.sink.end()))
+        )
       }).pipe(Effect.withSpan("SseHub.serve", spanOptions))
 
     const hub: SseHub.SseHub<A> = {
@@ -757,6 +787,7 @@ export const makeWith = <A, R = never>(
       publishAll,
       subscribe,
       serve,
+      serveNode,
       clients: Effect.sync(() => clients),
       // Subscribed before the current count is read, so no change between the two is missed.
       clientsChanges: Stream.unwrapScoped(Effect.map(PubSub.subscribe(clientChanges), (changes) =>

@@ -12,6 +12,7 @@ import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import type * as SseEvent from "../SseEvent.js"
 import * as event from "./event.js"
 import * as shutdown from "./shutdown.js"
@@ -124,7 +125,8 @@ const isHttp11 = (source: unknown): boolean => {
 /** @internal */
 export const responseHeaders = (
   request: Option.Option<HttpServerRequest.HttpServerRequest>,
-  extra: Headers.Input | undefined
+  extra: Headers.Input | undefined,
+  http11 = Option.isSome(request) && isHttp11(request.value.source)
 ): Headers.Headers => {
   let headers = Headers.fromInput({
     "cache-control": "no-cache",
@@ -132,7 +134,7 @@ export const responseHeaders = (
   })
   // Connection-specific headers are forbidden on HTTP/2, and HTTP/1.0 connections close after the response:
   // only HTTP/1.1 gets `Connection: keep-alive`.
-  if (Option.isSome(request) && isHttp11(request.value.source)) {
+  if (http11) {
     headers = Headers.set(headers, "connection", "keep-alive")
   }
   return extra === undefined ? headers : Headers.merge(headers, Headers.fromInput(extra))
@@ -184,16 +186,76 @@ export const makeOutbox = (
         target.dispose()
       })
     )
-    const retry = options?.retry === undefined ? undefined : event.encode(event.retry(options.retry))
-    const opening = retry?._tag === "Right" ? sink.concat([connectedBytes, retry.right]) : connectedBytes
     const outbox: Outbox = { sink: target, scope, request, lastWrite: yield* Clock.currentTimeMillis }
-    target.write(opening)
-    if (retry?._tag === "Left") {
-      yield* Effect.logError("effect-sse: invalid initial retry; ending the response", retry.left)
-      target.end()
-    }
+    yield* writeOpening(outbox, options)
     return outbox
   })
+
+/** `: connected`, and the initial `retry:` if any; an invalid `retry` is logged and ends the response. */
+const writeOpening = (outbox: Outbox, options: ServeOptions | undefined): Effect.Effect<void> => {
+  const retry = options?.retry === undefined ? undefined : event.encode(event.retry(options.retry))
+  const opening = retry?._tag === "Right" ? sink.concat([connectedBytes, retry.right]) : connectedBytes
+  outbox.sink.write(opening)
+  if (retry?._tag !== "Left") return Effect.void
+  outbox.sink.end()
+  return Effect.logError("effect-sse: invalid initial retry; ending the response", retry.left)
+}
+
+/**
+ * The `Last-Event-ID` of a plain Node request: the header, or else the `lastEventId` query parameter (which a
+ * first request, one without the header, can carry).
+ *
+ * @internal
+ */
+export const nodeLastEventId = (request: IncomingMessage): Option.Option<string> => {
+  const header = request.headers["last-event-id"]
+  if (typeof header === "string" && header.length > 0) return Option.some(decodeHeader(header))
+  const url = request.url ?? ""
+  const query = url.indexOf("?")
+  if (query < 0) return Option.none()
+  const value = new URLSearchParams(url.slice(query + 1)).get("lastEventId")
+  return value === null || value === "" ? Option.none() : Option.some(value)
+}
+
+/**
+ * `makeOutbox` for a plain Node request, outside Effect's HTTP server: the head and `: connected` are written
+ * at once, the body is piped into the response, and the connection's scope closes when the response does
+ * (client gone, response ended) — no fiber waits on it.
+ *
+ * @internal
+ */
+export const makeNodeOutbox = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  options: ServeOptions | undefined,
+  highWaterMark: number = sink.defaultHighWaterMark
+): Effect.Effect<Outbox> =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const target = sink.node(request, highWaterMark)
+    const unregister = shutdown.register(request, () => target.end())
+    yield* Scope.addFinalizer(
+      scope,
+      Effect.sync(() => {
+        unregister()
+        target.dispose()
+      })
+    )
+    response.on("error", noop)
+    response.once("close", () => Effect.runFork(Scope.close(scope, Exit.void)))
+    const headers = responseHeaders(
+      Option.none(),
+      options?.headers,
+      request.httpVersionMajor === 1 && request.httpVersionMinor === 1
+    )
+    response.writeHead(200, { ...headers, "content-type": "text/event-stream" })
+    const outbox: Outbox = { sink: target, scope, request: Option.none(), lastWrite: yield* Clock.currentTimeMillis }
+    yield* writeOpening(outbox, options)
+    target.pipeInto(response)
+    return outbox
+  })
+
+const noop = () => {}
 
 /**
  * Writes bytes for a producer that waits for the client: first waits while the client has its high-water

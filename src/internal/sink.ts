@@ -153,13 +153,14 @@ class Body extends Readable {
  *
  * @internal
  */
-export const node = (source: unknown, highWaterMark = defaultHighWaterMark): Sink => new NodeSink(source, highWaterMark)
+export const node = (source: unknown, highWaterMark = defaultHighWaterMark): NodeSink =>
+  new NodeSink(source, highWaterMark)
 
 /**
  * The Node sink's state lives in one object with its methods on the prototype: a server holds thousands of
  * these, and closures per connection would cost far more memory.
  */
-class NodeSink implements Sink {
+export class NodeSink implements Sink {
   private readonly waiters = new Waiters()
   private closed = false
   private waitingForDrain = false
@@ -291,6 +292,11 @@ class NodeSink implements Sink {
   dispose(): void {
     this.closed = true
     this.body.destroy()
+  }
+
+  /** Pipes the body into a response it is not given to a server for (what Node's server does otherwise). */
+  pipeInto(response: NodeJS.WritableStream): void {
+    this.body.pipe(response)
   }
 
   /** The body asks for more: a writer waiting for room may go on. */
