@@ -219,8 +219,8 @@ export const nodeLastEventId = (request: IncomingMessage): Option.Option<string>
 
 /**
  * `makeOutbox` for a plain Node request, outside Effect's HTTP server: the head and `: connected` are written
- * at once, the body is piped into the response, and the connection's scope closes when the response does
- * (client gone, response ended) — no fiber waits on it.
+ * at once, straight into the response, and the connection's scope closes when the response does (client gone,
+ * response ended) — no fiber waits on it.
  *
  * @internal
  */
@@ -232,7 +232,13 @@ export const makeNodeOutbox = (
 ): Effect.Effect<Outbox> =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
-    const target = sink.node(request, highWaterMark)
+    const headers = responseHeaders(
+      Option.none(),
+      options?.headers,
+      request.httpVersionMajor === 1 && request.httpVersionMinor === 1
+    )
+    response.writeHead(200, { ...headers, "content-type": "text/event-stream" })
+    const target = sink.nodeResponse(request, response, highWaterMark)
     const unregister = shutdown.register(request, () => target.end())
     yield* Scope.addFinalizer(
       scope,
@@ -241,21 +247,11 @@ export const makeNodeOutbox = (
         target.dispose()
       })
     )
-    response.on("error", noop)
     response.once("close", () => Effect.runFork(Scope.close(scope, Exit.void)))
-    const headers = responseHeaders(
-      Option.none(),
-      options?.headers,
-      request.httpVersionMajor === 1 && request.httpVersionMinor === 1
-    )
-    response.writeHead(200, { ...headers, "content-type": "text/event-stream" })
     const outbox: Outbox = { sink: target, scope, request: Option.none(), lastWrite: yield* Clock.currentTimeMillis }
     yield* writeOpening(outbox, options)
-    target.pipeInto(response)
     return outbox
   })
-
-const noop = () => {}
 
 /**
  * Writes bytes for a producer that waits for the client: first waits while the client has its high-water

@@ -101,7 +101,7 @@ interface Destination {
   readonly writableHighWaterMark: number
   readonly writableEnded: boolean
   readonly destroyed: boolean
-  once(event: "drain", listener: () => void): unknown
+  once(event: "drain" | "close", listener: () => void): unknown
   on(event: "error", listener: () => void): unknown
   /** Node's `ServerResponse`: the socket it writes to, and whether it frames its body as chunks. */
   readonly socket?: Destination | null | undefined
@@ -154,7 +154,19 @@ class Body extends Readable {
  * @internal
  */
 export const node = (source: unknown, highWaterMark = defaultHighWaterMark): NodeSink =>
-  new NodeSink(source, highWaterMark)
+  new NodeSink(source, highWaterMark, undefined)
+
+/**
+ * A sink that writes into a Node `ServerResponse` it is given directly (its head already written): no body,
+ * no pipe. For a response served outside Effect's HTTP server.
+ *
+ * @internal
+ */
+export const nodeResponse = (
+  source: unknown,
+  response: NodeJS.WritableStream,
+  highWaterMark = defaultHighWaterMark
+): NodeSink => new NodeSink(source, highWaterMark, response as unknown as Destination)
 
 /**
  * The Node sink's state lives in one object with its methods on the prototype: a server holds thousands of
@@ -164,7 +176,8 @@ export class NodeSink implements Sink {
   private readonly waiters = new Waiters()
   private closed = false
   private waitingForDrain = false
-  private readonly body: Body
+  /** The body given to the server, or none when the sink was given the response itself. */
+  private readonly body: Body | undefined
   /** The response, once it is piped and what was pushed before has flowed out: writes then go straight to it. */
   private straight: Destination | undefined
   /** Its socket, once a write has gone through the response (so its head is out) and chunks may go there. */
@@ -172,12 +185,26 @@ export class NodeSink implements Sink {
   private chunked = false
   private writableEffect: Effect.Effect<void> | undefined
 
-  constructor(private readonly source: unknown, private readonly highWaterMark: number) {
-    const body = this.body = new Body(highWaterMark, this)
-    body.on("close", () => {
+  constructor(
+    private readonly source: unknown,
+    private readonly highWaterMark: number,
+    response: Destination | undefined
+  ) {
+    const onClose = () => {
       this.closed = true
       this.waiters.release()
-    })
+    }
+    if (response !== undefined) {
+      this.body = undefined
+      this.straight = response
+      this.chunked = response.chunkedEncoding === true
+      response.once("close", onClose)
+      // A write racing the client's departure must not surface as an unhandled error.
+      response.on("error", noop)
+      return
+    }
+    const body = this.body = new Body(highWaterMark, this)
+    body.on("close", onClose)
     // A client that goes away surfaces as an error of the pipeline; it is handled there.
     body.on("error", noop)
   }
@@ -194,6 +221,7 @@ export class NodeSink implements Sink {
    * mark of ours keeps every write going through the body's buffer.
    */
   private goStraight(): Destination | undefined {
+    if (this.body === undefined) return this.straight
     const destination = this.body.destination
     if (
       destination === undefined || this.body.readableLength > 0 ||
@@ -215,7 +243,7 @@ export class NodeSink implements Sink {
     if (this.closed) return 0
     const destination = this.straight ?? this.goStraight()
     if (destination === undefined) {
-      this.body.push(bytes)
+      this.body!.push(bytes)
       return bytes.length
     }
     if (destination.destroyed) return 0
@@ -238,7 +266,7 @@ export class NodeSink implements Sink {
 
   buffered(): number {
     if (this.socket !== undefined) return this.socket.writableLength
-    if (this.straight !== undefined) return this.straight.writableLength
+    if (this.straight !== undefined || this.body === undefined) return this.straight?.writableLength ?? 0
     return this.body.readableLength + (this.body.destination?.writableLength ?? 0)
   }
 
@@ -248,7 +276,7 @@ export class NodeSink implements Sink {
 
   private wait(f: () => void): void {
     this.waiters.add(f)
-    const destination = this.body.destination
+    const destination = this.body === undefined ? this.straight : this.body.destination
     if (destination !== undefined && !this.waitingForDrain && destination.writableLength >= this.highWaterMark) {
       this.waitingForDrain = true
       // Written to directly, the socket emits `drain`; the response does only for its own writes.
@@ -272,13 +300,15 @@ export class NodeSink implements Sink {
   end(): void {
     if (this.closed) return
     this.closed = true
-    this.body.push(null)
+    if (this.body !== undefined) this.body.push(null)
+    else (this.straight as unknown as NodeJS.WritableStream).end()
   }
 
   destroy(): void {
     this.closed = true
     shutdown.destroySocket(this.source)
-    this.body.destroy()
+    if (this.body !== undefined) this.body.destroy()
+    else (this.straight as unknown as { destroy(): void }).destroy()
   }
 
   isClosed(): boolean {
@@ -290,13 +320,13 @@ export class NodeSink implements Sink {
   }
 
   dispose(): void {
-    this.closed = true
-    this.body.destroy()
-  }
-
-  /** Pipes the body into a response it is not given to a server for (what Node's server does otherwise). */
-  pipeInto(response: NodeJS.WritableStream): void {
-    this.body.pipe(response)
+    if (this.body !== undefined) {
+      this.closed = true
+      this.body.destroy()
+    } else {
+      // A response of its own ends as the connection's scope closes (already over when the client left).
+      this.end()
+    }
   }
 
   /** The body asks for more: a writer waiting for room may go on. */
