@@ -104,10 +104,11 @@ interface Subscriber {
    * Offers entries, with their wire bytes joined (computed on demand, and shared by every subscriber that
    * takes the whole batch); returns how many the subscriber had to drop (drop-oldest) or -1 if it must go.
    */
-  readonly offer: (entries: Chunk.Chunk<Entry>, bytes: () => sink.Shared) => number
-  readonly keepAlive: ((now: number) => void) | undefined
-  readonly end: () => void
-  readonly drop: () => void
+  offer(entries: Chunk.Chunk<Entry>, bytes: () => sink.Shared): number
+  /** Writes a keep-alive comment if it heard nothing for the interval (served clients). */
+  keepAlive(now: number): void
+  end(): void
+  drop(): void
 }
 
 /** @internal */
@@ -483,7 +484,7 @@ export const makeWith = <A, R = never>(
       yield* Effect.sleep(keepAlive).pipe(
         Effect.zipRight(Clock.currentTimeMillis),
         Effect.map((now) => {
-          for (const subscriber of subscribers) subscriber.keepAlive?.(now)
+          for (const subscriber of subscribers) subscriber.keepAlive(now)
         }),
         Effect.forever,
         Effect.forkIn(hubScope)
@@ -512,46 +513,40 @@ export const makeWith = <A, R = never>(
       })
 
     /**
-     * Registers a subscriber at once (so it misses nothing published from now on) but holds its live
-     * events until `start` has written what comes before them: a greeting, the `lost` event, the resumed
-     * history. Live events that the history already covered are skipped, so the hand-over has no gap and no
-     * duplicate whatever the timing.
+     * A subscriber, registered at once (so it misses nothing published from now on) but holding its live
+     * events until `live` is called, once what comes before them is written: a greeting, the `lost` event,
+     * the resumed history. Live events that the history already covered are skipped, so the hand-over has
+     * no gap and no duplicate whatever the timing. One object per subscriber, its methods on the prototype:
+     * a hub holds thousands of them.
      */
-    const attach = (
-      topics: ReadonlySet<string> | undefined,
-      sink: {
-        readonly offer: (entries: Chunk.Chunk<Entry>, bytes: () => sink.Shared) => number
-        readonly keepAlive: ((now: number) => void) | undefined
-        readonly end: () => void
-        readonly drop: () => void
-      }
-    ) => {
-      let pending: Array<Entry> | undefined = []
+    abstract class Attached implements Subscriber {
+      private pending: Array<Entry> | undefined = []
       // Once live, entries up to the last one the subscriber already has are skipped: with the in-memory
       // backend the history runs ahead of the dispatcher, so those can still arrive after the hand-over.
-      let skip: ((entry: Entry) => boolean) | undefined
-      const subscriber: Subscriber = {
-        topics,
-        offer: (entries, bytes) => {
-          if (pending !== undefined) {
-            if (pending.length >= bufferSize && !dropOldest) return -1
-            for (const entry of entries) pending.push(entry)
-            return 0
-          }
-          if (skip === undefined) return sink.offer(entries, bytes)
-          const isNew = skip
-          const fresh = Chunk.filter(entries, isNew)
-          if (Chunk.isEmpty(fresh)) return 0
-          skip = undefined
-          return sink.offer(fresh, () => joinBytes(fresh))
-        },
-        keepAlive: sink.keepAlive,
-        end: sink.end,
-        drop: sink.drop
+      private skip: ((entry: Entry) => boolean) | undefined = undefined
+      constructor(readonly topics: ReadonlySet<string> | undefined) {}
+      /** Takes live entries: what `offer` returns. */
+      abstract take(entries: Chunk.Chunk<Entry>, bytes: () => sink.Shared): number
+      abstract keepAlive(now: number): void
+      abstract end(): void
+      abstract drop(): void
+
+      offer(entries: Chunk.Chunk<Entry>, bytes: () => sink.Shared): number {
+        if (this.pending !== undefined) {
+          if (this.pending.length >= bufferSize && !dropOldest) return -1
+          for (const entry of entries) this.pending.push(entry)
+          return 0
+        }
+        if (this.skip === undefined) return this.take(entries, bytes)
+        const fresh = Chunk.filter(entries, this.skip)
+        if (Chunk.isEmpty(fresh)) return 0
+        this.skip = undefined
+        return this.take(fresh, () => joinBytes(fresh))
       }
-      const live = (resumed: Resume | undefined, lastEventId: Option.Option<string>) => {
-        const held = pending ?? []
-        pending = undefined
+
+      live(resumed: Resume | undefined, lastEventId: Option.Option<string>): void {
+        const held = this.pending ?? []
+        this.pending = undefined
         const last = resumed !== undefined && resumed.entries.length > 0
           ? resumed.entries[resumed.entries.length - 1].id
           : resumed !== undefined && !resumed.lost && Option.isSome(lastEventId)
@@ -560,16 +555,135 @@ export const makeWith = <A, R = never>(
         const isNew = last === undefined ? undefined : backend.after(last)
         const fresh = isNew === undefined ? held : held.filter(isNew)
         if (fresh.length === 0) {
-          skip = isNew
+          this.skip = isNew
           return
         }
         const entries = Chunk.unsafeFromArray(fresh)
         written = 0
-        const dropped = sink.offer(entries, () => joinBytes(entries))
+        const dropped = this.take(entries, () => joinBytes(entries))
         if (written > 0) delivered.unsafeUpdate(written)
-        settle(subscriber, dropped)
+        settle(this, dropped)
       }
-      return { subscriber, live }
+    }
+
+    /** A `subscribe` stream's subscriber: events go to a mailbox the stream reads. */
+    class Subscribed extends Attached {
+      constructor(
+        topics: ReadonlySet<string> | undefined,
+        private readonly mailbox: Mailbox.Mailbox<SseEvent.SseEvent, SubscriberDropped>,
+        private readonly dropError: SubscriberDropped
+      ) {
+        super(topics)
+      }
+      take(entries: Chunk.Chunk<Entry>): number {
+        const waiting = Option.getOrElse(this.mailbox.unsafeSize(), () => 0)
+        if (waiting >= bufferSize && !dropOldest) return -1
+        // One by one: in effect 3.22.4, Mailbox.unsafeOfferAll after unsafeOffer repeats the earlier messages.
+        for (const e of entries) this.mailbox.unsafeOffer(e.event)
+        return dropOldest ? Math.max(0, waiting + Chunk.size(entries) - bufferSize) : 0
+      }
+      keepAlive(): void {}
+      end(): void {
+        this.mailbox.unsafeDone(Exit.void)
+      }
+      drop(): void {
+        this.mailbox.unsafeDone(Exit.fail(this.dropError))
+      }
+    }
+
+    /**
+     * A served client: events are written to its response, the batch's bytes shared with every client. The
+     * slow-client rule counts events written to the response but not yet taken by the socket: each write is
+     * recorded with the running byte and event totals at its end, and a write counts as taken once all its
+     * bytes are.
+     */
+    class Served extends Attached {
+      private writes: Array<number> = []
+      private head = 0
+      private bytesWritten = 0
+      private eventsWritten = 0
+      private eventsTaken = 0
+      // drop-oldest: while the client is over its high-water mark, events wait here, the newest `bufferSize`
+      // of them, and go out in one write when it has room.
+      private held: Array<Entry> | undefined = undefined
+      constructor(topics: ReadonlySet<string> | undefined, private readonly outbox: server.Outbox) {
+        super(topics)
+      }
+
+      private waiting(): number {
+        const buffered = this.outbox.sink.buffered()
+        if (buffered === 0) {
+          // Everything was taken: the common case for a client that keeps up.
+          this.eventsTaken = this.eventsWritten
+          this.writes.length = 0
+          this.head = 0
+          return 0
+        }
+        const taken = this.bytesWritten - buffered
+        const writes = this.writes
+        while (this.head < writes.length && writes[this.head] <= taken) {
+          this.eventsTaken = writes[this.head + 1]
+          this.head += 2
+        }
+        if (this.head > 64 && this.head * 2 > writes.length) {
+          writes.splice(0, this.head)
+          this.head = 0
+        }
+        return this.eventsWritten - this.eventsTaken
+      }
+
+      writeEntries(bytes: sink.Shared, count: number): void {
+        const target = this.outbox.sink
+        this.bytesWritten += target.writeShared(bytes)
+        this.eventsWritten += count
+        this.writes.push(this.bytesWritten, this.eventsWritten)
+        this.outbox.lastWrite = lastDelivery
+        if (!backlog && target.buffered() > 0) backlog = true
+      }
+
+      private flush(): void {
+        const entries = this.held
+        this.held = undefined
+        if (entries === undefined || entries.length === 0 || this.outbox.sink.isClosed()) return
+        this.writeEntries(joinBytes(entries), entries.length)
+        delivered.unsafeUpdate(entries.length)
+      }
+
+      take(entries: Chunk.Chunk<Entry>, bytes: () => sink.Shared): number {
+        if (!dropOldest) {
+          if (this.waiting() >= bufferSize) return -1
+          this.writeEntries(bytes(), Chunk.size(entries))
+          written += Chunk.size(entries)
+          return 0
+        }
+        if (this.held === undefined && this.outbox.sink.buffered() < sink.defaultHighWaterMark) {
+          this.writeEntries(bytes(), Chunk.size(entries))
+          written += Chunk.size(entries)
+          return 0
+        }
+        if (this.held === undefined) {
+          this.held = []
+          this.outbox.sink.onWritable(() => this.flush())
+        }
+        for (const entry of entries) this.held.push(entry)
+        const excess = this.held.length - bufferSize
+        if (excess <= 0) return 0
+        this.held.splice(0, excess)
+        return excess
+      }
+
+      keepAlive(now: number): void {
+        if (keepAlive !== undefined && now - this.outbox.lastWrite >= keepAlive && this.outbox.sink.buffered() === 0) {
+          this.outbox.sink.write(server.keepAliveBytes)
+          this.outbox.lastWrite = now
+        }
+      }
+      end(): void {
+        this.outbox.sink.end()
+      }
+      drop(): void {
+        this.outbox.sink.destroy()
+      }
     }
 
     // A plain finalizer rather than `acquireRelease`, which would keep a snapshot of the fiber's refs (its
@@ -602,20 +716,8 @@ export const makeWith = <A, R = never>(
         const mailbox = yield* Mailbox.make<SseEvent.SseEvent, SubscriberDropped>(
           dropOldest ? { capacity: bufferSize, strategy: "sliding" } : undefined
         )
-        const dropError = new SubscriberDropped({ hub: name, bufferSize })
         const topics = topicsOf(subscribeOptions?.topics)
-        const { live, subscriber } = attach(topics, {
-          offer: (entries) => {
-            const waiting = Option.getOrElse(mailbox.unsafeSize(), () => 0)
-            if (waiting >= bufferSize && !dropOldest) return -1
-            // One by one: in effect 3.22.4, Mailbox.unsafeOfferAll after unsafeOffer repeats the earlier messages.
-            for (const e of entries) mailbox.unsafeOffer(e.event)
-            return dropOldest ? Math.max(0, waiting + Chunk.size(entries) - bufferSize) : 0
-          },
-          keepAlive: undefined,
-          end: () => mailbox.unsafeDone(Exit.void),
-          drop: () => mailbox.unsafeDone(Exit.fail(dropError))
-        })
+        const subscriber = new Subscribed(topics, mailbox, new SubscriberDropped({ hub: name, bufferSize }))
         const lastEventId = normalizeId(subscribeOptions?.lastEventId)
         // Registered in a scope of its own, so that a failure to resume leaves no subscriber behind.
         const registration = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
@@ -625,7 +727,7 @@ export const makeWith = <A, R = never>(
         )
         const prelude: Array<SseEvent.SseEvent> = resumed === undefined ? [] : resumed.entries.map((e) => e.event)
         if (resumed?.lost === true && Option.isSome(lastEventId)) prelude.unshift(lostEvent(lastEventId.value))
-        live(resumed, lastEventId)
+        subscriber.live(resumed, lastEventId)
         const replayed = resumed === undefined ? 0 : resumed.entries.length
         return Stream.concat(
           Stream.fromIterable(prelude).pipe(Stream.ensuring(Effect.sync(() => delivered.unsafeUpdate(replayed)))),
@@ -647,83 +749,7 @@ export const makeWith = <A, R = never>(
     ): Effect.Effect<void, HubClosed> =>
       Effect.gen(function*() {
         const target = outbox.sink
-        const topics = topicsOf(serveOptions?.topics)
-        // Events written to the response but not yet taken by the socket: each write is recorded with the
-        // running byte and event totals at its end, and a write counts as taken once all its bytes are.
-        const writes: Array<number> = []
-        let head = 0
-        let bytesWritten = 0
-        let eventsWritten = 0
-        let eventsTaken = 0
-        const waiting = () => {
-          const buffered = target.buffered()
-          if (buffered === 0) {
-            // Everything was taken: the common case for a client that keeps up.
-            eventsTaken = eventsWritten
-            writes.length = 0
-            head = 0
-            return 0
-          }
-          const taken = bytesWritten - buffered
-          while (head < writes.length && writes[head] <= taken) {
-            eventsTaken = writes[head + 1]
-            head += 2
-          }
-          if (head > 64 && head * 2 > writes.length) {
-            writes.splice(0, head)
-            head = 0
-          }
-          return eventsWritten - eventsTaken
-        }
-        const writeEntries = (bytes: sink.Shared, count: number) => {
-          bytesWritten += target.writeShared(bytes)
-          eventsWritten += count
-          writes.push(bytesWritten, eventsWritten)
-          outbox.lastWrite = lastDelivery
-          if (!backlog && target.buffered() > 0) backlog = true
-        }
-        // drop-oldest: while the client is over its high-water mark, events wait here, the newest
-        // `bufferSize` of them, and go out in one write when it has room.
-        let held: Array<Entry> | undefined
-        const flush = () => {
-          const entries = held
-          held = undefined
-          if (entries === undefined || entries.length === 0 || target.isClosed()) return
-          writeEntries(joinBytes(entries), entries.length)
-          delivered.unsafeUpdate(entries.length)
-        }
-        const { live, subscriber } = attach(topics, {
-          offer: (entries, bytes) => {
-            if (!dropOldest) {
-              if (waiting() >= bufferSize) return -1
-              writeEntries(bytes(), Chunk.size(entries))
-              written += Chunk.size(entries)
-              return 0
-            }
-            if (held === undefined && target.buffered() < sink.defaultHighWaterMark) {
-              writeEntries(bytes(), Chunk.size(entries))
-              written += Chunk.size(entries)
-              return 0
-            }
-            if (held === undefined) {
-              held = []
-              target.onWritable(flush)
-            }
-            for (const entry of entries) held.push(entry)
-            const excess = held.length - bufferSize
-            if (excess <= 0) return 0
-            held.splice(0, excess)
-            return excess
-          },
-          keepAlive: keepAlive === undefined ? undefined : (now) => {
-            if (now - outbox.lastWrite >= keepAlive && target.buffered() === 0) {
-              target.write(server.keepAliveBytes)
-              outbox.lastWrite = now
-            }
-          },
-          end: () => target.end(),
-          drop: () => target.destroy()
-        })
+        const subscriber = new Served(topicsOf(serveOptions?.topics), outbox)
         const count = yield* register(subscriber, outbox.scope).pipe(
           Effect.tapError(() => Scope.close(outbox.scope, Exit.void))
         )
@@ -735,7 +761,7 @@ export const makeWith = <A, R = never>(
             else yield* Effect.logError("effect-sse: an onConnect event is invalid and was not sent", bytes.left)
           }
         }
-        const resumed = yield* Effect.either(resumeFrom(lastEventId, topics))
+        const resumed = yield* Effect.either(resumeFrom(lastEventId, subscriber.topics))
         if (Either.isLeft(resumed)) {
           // History is out of reach: end at once, and the browser retries after its reconnection time.
           yield* Effect.logWarning("effect-sse: cannot resume a client now; ending its response", resumed.left)
@@ -746,10 +772,10 @@ export const makeWith = <A, R = never>(
           target.write(event.unsafeEncode(lostEvent(lastEventId.value)))
         }
         if (resumed.right !== undefined && resumed.right.entries.length > 0) {
-          writeEntries(joinBytes(resumed.right.entries), resumed.right.entries.length)
+          subscriber.writeEntries(joinBytes(resumed.right.entries), resumed.right.entries.length)
           delivered.unsafeUpdate(resumed.right.entries.length)
         }
-        live(resumed.right, lastEventId)
+        subscriber.live(resumed.right, lastEventId)
       })
 
     const serve = (serveOptions?: SseHub.ServeOptions) =>
