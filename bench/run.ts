@@ -54,7 +54,7 @@ import {
 const resultsFile = join(benchDir, "results", "latest.json")
 const reportFile = join(benchDir, "RESULTS.md")
 
-const allServers = ["effect-sse", "node", "effect-platform", "better-sse", "hono"] as const
+const allServers = ["effect-sse", "effect-sse-node", "node", "effect-platform", "better-sse", "hono"] as const
 const allScenarios = ["fanout", "latency", "idle", "churn", "slow", "parser"] as const
 type ScenarioName = typeof allScenarios[number]
 
@@ -644,7 +644,7 @@ const parserRatios = (text: string): Array<number> => {
     .filter((m) => m !== null).map((m) => Number(m[1]))
 }
 
-const targetsTable = (store: Store, existing: string): Array<string> => {
+const targetRows = (store: Store, existing: string, subject: string): Array<string> => {
   const out = [
     "| target (effect-sse vs plain node:http, same run) | measured | met |",
     "| --- | --- | --- |"
@@ -652,20 +652,20 @@ const targetsTable = (store: Store, existing: string): Array<string> => {
   const yes = (b: boolean | undefined) => (b === undefined ? "—" : b ? "yes" : "**no**")
   for (const variant of variantsIn(store, "fanout")) {
     const v = (server: string) => medianOf(find(store, "fanout", variant, server)?.result, (r) => r.deliveriesPerSec)
-    const e = v("effect-sse")
+    const e = v(subject)
     const n = v("node")
     const peers = ["better-sse", "hono"].map(v)
     const ahead = e === undefined ? undefined : peers.every((p) => p === undefined || e > p)
     out.push(
       `| fan-out at ${variant} clients ≥ 0.9× node and ahead of better-sse and Hono | ${ratio(e, n)} node; better-sse ${
         ratio(peers[0], e)
-      } and Hono ${ratio(peers[1], e)} of effect-sse | ${
+      } and Hono ${ratio(peers[1], e)} of it | ${
         yes(e === undefined || n === undefined ? undefined : e / n >= 0.9 && ahead === true)
       } |`
     )
   }
   const lat = (server: string) => medianLatency(find(store, "latency", "", server)?.result)?.p99
-  const le = lat("effect-sse")
+  const le = lat(subject)
   const ln = lat("node")
   out.push(
     `| latency p99 ≤ 1.2× | ${ratio(le, ln)} (${fmt(le, 2)} ms vs ${fmt(ln, 2)} ms) | ${
@@ -673,7 +673,7 @@ const targetsTable = (store: Store, existing: string): Array<string> => {
     } |`
   )
   const idle = (server: string) => find(store, "idle", "", server)?.result?.memory
-  const ie = idle("effect-sse")
+  const ie = idle(subject)
   const inode = idle("node")
   out.push(
     `| idle memory per connection ≤ 1.5× | RSS ${ratio(ie?.rssPerConnection, inode?.rssPerConnection)}, heap ${
@@ -688,21 +688,21 @@ const targetsTable = (store: Store, existing: string): Array<string> => {
     } |`
   )
   const churn = (server: string) => medianOf(find(store, "churn", "", server)?.result, (r) => r.connectsPerSec ?? 0)
-  const ce = churn("effect-sse")
+  const ce = churn(subject)
   const cn = churn("node")
-  const drained = find(store, "churn", "", "effect-sse")?.result?.memory?.drained?.clients
+  const drained = find(store, "churn", "", subject)?.result?.memory?.drained?.clients
   out.push(
     `| connects per second ≥ 0.5× (and clients back to 0) | ${ratio(ce, cn)}; clients after: ${fmt(drained)} | ${
       yes(ce === undefined || cn === undefined ? undefined : ce / cn >= 0.5 && drained === 0)
     } |`
   )
-  const sw = medianOf(find(store, "slow", "without", "effect-sse")?.result, (r) => r.deliveriesPerSec)
-  const sWith = find(store, "slow", "with", "effect-sse")?.result
+  const sw = medianOf(find(store, "slow", "without", subject)?.result, (r) => r.deliveriesPerSec)
+  const sWith = find(store, "slow", "with", subject)?.result
   const sb = medianOf(sWith, (r) => r.deliveriesPerSec)
   const stalled = finishedReps(sWith).map((r) => r.stalled)
   const dropped = stalled.length > 0 && stalled.every((s) => s?.dropped === true)
-  const heldA = medianHeld(find(store, "slow", "without", "effect-sse"))
-  const heldB = medianHeld(find(store, "slow", "with", "effect-sse"))
+  const heldA = medianHeld(find(store, "slow", "without", subject))
+  const heldB = medianHeld(find(store, "slow", "with", subject))
   const bound = predictedBound(sWith?.config.size ?? 1024)
   const extra = heldA === undefined || heldB === undefined ? undefined : heldB - heldA
   const within = extra === undefined ? undefined : extra <= bound.slowClient
@@ -723,6 +723,28 @@ const targetsTable = (store: Store, existing: string): Array<string> => {
         : `${Math.min(...ratios).toFixed(2)}× at worst (see Parser throughput)`
     } | ${yes(ratios.length === 0 ? undefined : Math.min(...ratios) >= 1)} |`
   )
+  return out
+}
+
+/** The serving paths measured against the targets: a route on Effect's HTTP server, and `serveNode`. */
+const subjects = [
+  { server: "effect-sse", label: "`hub.serve` (Effect's HTTP server)" },
+  { server: "effect-sse-node", label: "`hub.serveNode` (a `node:http` listener)" }
+] as const
+
+const targetsTable = (store: Store, existing: string): Array<string> => {
+  const present = subjects.filter((s) => store.jobs.some((j) => serverFile(j.server) === s.server))
+  const tables = present.map((s) => targetRows(store, existing, s.server))
+  if (tables.length === 0) return targetRows(store, existing, "effect-sse")
+  const cells = (line: string) => line.slice(2, -2).split(" | ")
+  const out = [
+    `| target (vs plain node:http, same run) | ${present.map((s) => `${s.label} | met`).join(" | ")} |`,
+    `| --- | ${present.map(() => "--- | ---").join(" | ")} |`
+  ]
+  for (let i = 2; i < tables[0].length; i++) {
+    const label = cells(tables[0][i])[0]
+    out.push(`| ${label} | ${tables.map((t) => cells(t[i]).slice(1).join(" | ")).join(" | ")} |`)
+  }
   return out
 }
 

@@ -178,11 +178,11 @@ export const makeOutbox = (
     if (Option.isSome(requestScope)) {
       yield* Scope.addFinalizer(requestScope.value, Scope.close(scope, Exit.void))
     }
-    const unregister = shutdown.register(source, () => target.end())
+    shutdown.register(source, target)
     yield* Scope.addFinalizer(
       scope,
       Effect.sync(() => {
-        unregister()
+        shutdown.unregister(source, target)
         target.dispose()
       })
     )
@@ -239,11 +239,11 @@ export const makeNodeOutbox = (
     )
     response.writeHead(200, { ...headers, "content-type": "text/event-stream" })
     const target = sink.nodeResponse(request, response, highWaterMark)
-    const unregister = shutdown.register(request, () => target.end())
+    shutdown.register(request, target)
     yield* Scope.addFinalizer(
       scope,
       Effect.sync(() => {
-        unregister()
+        shutdown.unregister(request, target)
         target.dispose()
       })
     )

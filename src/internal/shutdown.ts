@@ -20,9 +20,10 @@ interface NodeServerLike {
   listening: boolean
 }
 
-interface Connection {
-  readonly end: () => void
-  readonly destroy: () => void
+/** What a registered response can be asked to do: end cleanly, or be cut. @internal */
+export interface Connection {
+  end(): void
+  destroy(): void
 }
 
 interface Registry {
@@ -110,19 +111,19 @@ const install = (server: NodeServerLike): Registry => {
  *
  * @internal
  */
-export const register = (source: unknown, end: () => void): () => void => {
+export const register = (source: unknown, connection: Connection): void => {
   const server = nodeServerOf(source)
-  if (server === undefined) return noop
+  if (server === undefined) return
   const registry = registries.get(server) ?? install(server)
   if (registry.closing || !server.listening) {
-    end()
-    return noop
+    connection.end()
+    return
   }
-  const connection: Connection = { end, destroy: () => destroySocket(source) }
   registry.connections.add(connection)
-  return () => {
-    registry.connections.delete(connection)
-  }
 }
 
-const noop = () => {}
+/** Forgets a connection `register` was given (when it is over). */
+export const unregister = (source: unknown, connection: Connection): void => {
+  const server = nodeServerOf(source)
+  if (server !== undefined) registries.get(server)?.connections.delete(connection)
+}
