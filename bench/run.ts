@@ -11,7 +11,7 @@
  *
  * Options:
  *   --scenario a,b     fanout, latency, idle, churn, slow, parser (default: all)
- *   --servers a,b      effect-sse, node, effect-platform, better-sse, hono (default: all)
+ *   --servers a,b      effect-sse, effect-sse-node, node, effect-platform, better-sse, hono (default: all)
  *   --clients N[,N]    clients for fanout (default 100,1000), latency (1000) and idle (5000); readers for slow (20)
  *   --events M         events per broadcast (fanout 2000, latency 220 of which 20 warm-up, slow 20000)
  *   --size S           event data bytes (fanout/latency 128, slow 1024)
