@@ -178,18 +178,23 @@ export const makeOutbox = (
     if (Option.isSome(requestScope)) {
       yield* Scope.addFinalizer(requestScope.value, Scope.close(scope, Exit.void))
     }
-    shutdown.register(source, target)
-    yield* Scope.addFinalizer(
-      scope,
-      Effect.sync(() => {
-        shutdown.unregister(source, target)
-        target.dispose()
-      })
-    )
+    yield* own(scope, source, target)
     const outbox: Outbox = { sink: target, scope, request, lastWrite: yield* Clock.currentTimeMillis }
     yield* writeOpening(outbox, options)
     return outbox
   })
+
+/** Registers the sink for graceful shutdown; when the connection's scope closes, forgets and frees it. */
+const own = (scope: Scope.Scope, source: unknown, target: sink.Sink): Effect.Effect<void> => {
+  shutdown.register(source, target)
+  return Scope.addFinalizer(
+    scope,
+    Effect.sync(() => {
+      shutdown.unregister(source, target)
+      target.dispose()
+    })
+  )
+}
 
 /** `: connected`, and the initial `retry:` if any; an invalid `retry` is logged and ends the response. */
 const writeOpening = (outbox: Outbox, options: ServeOptions | undefined): Effect.Effect<void> => {
@@ -239,14 +244,7 @@ export const makeNodeOutbox = (
     )
     response.writeHead(200, { ...headers, "content-type": "text/event-stream" })
     const target = sink.nodeResponse(request, response, highWaterMark)
-    shutdown.register(request, target)
-    yield* Scope.addFinalizer(
-      scope,
-      Effect.sync(() => {
-        shutdown.unregister(request, target)
-        target.dispose()
-      })
-    )
+    yield* own(scope, request, target)
     response.once("close", () => Effect.runFork(Scope.close(scope, Exit.void)))
     const outbox: Outbox = { sink: target, scope, request: Option.none(), lastWrite: yield* Clock.currentTimeMillis }
     yield* writeOpening(outbox, options)
