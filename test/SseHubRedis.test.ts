@@ -4,8 +4,10 @@
  * `redis-server` where a test must own the server), never a mock.
  */
 import { describe, expect, it, layer } from "@effect/vitest"
-import { ConfigProvider, Context, Effect, Exit, FastCheck as fc, Layer, Schedule, Schema, Scope } from "effect"
+import { ConfigProvider, Context, Effect, Exit, FastCheck as fc, Layer, Runtime, Schedule, Schema, Scope } from "effect"
 import { randomUUID } from "node:crypto"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import * as SseEvent from "../src/SseEvent.js"
 import * as SseHub from "../src/SseHub.js"
 import * as SseHubRedis from "../src/SseHubRedis.js"
@@ -226,6 +228,38 @@ R.describeWithRedis("SseHubRedis: two hubs on one Redis stream", ["shared"], () 
         Array(4).fill("published")
       )
       expect(yield* R.streamIds(redis, key)).toHaveLength(4)
+    }))
+
+  it.scopedLive("serveNode on a plain node:http server delivers what another hub publishes, and resumes from Redis", () =>
+    Effect.gen(function*() {
+      const { key } = yield* withKey("serve-node")
+      const [a, b] = yield* twoHubs(key)
+      const run = Runtime.runFork(yield* Effect.runtime<never>())
+      const server = createServer((request, response) => {
+        run(a.serveNode(request, response))
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => {
+          server.listen(0, "127.0.0.1", () => resume(Effect.void))
+        }),
+        () =>
+          Effect.async<void>((resume) => {
+            server.close(() => resume(Effect.void))
+            server.closeAllConnections()
+          })
+      )
+      const port = (server.address() as AddressInfo).port
+      const live = yield* SseSocket.connect(port)
+      yield* live.readUntil(": connected")
+      const first = yield* b.publish({ from: "b", n: 1 })
+      yield* live.readUntil(`id: ${first}`)
+      const second = yield* b.publish({ from: "b", n: 2 })
+      // A client that last saw the first event gets the second from Redis history.
+      const resumed = yield* SseSocket.connect(port, { headers: { "last-event-id": first } })
+      yield* resumed.readUntil(`id: ${second}`)
+      expect(parse([resumed.body]).events.map((e) => e.id)).toEqual([second])
+      yield* live.readUntil(`id: ${second}`)
+      expect(parse([live.body]).events.map((e) => e.id)).toEqual([first, second])
     }))
 
   it.scopedLive("topics cross hubs: a subscriber gets its topics and untopiced events, from either hub", () =>
