@@ -1,25 +1,26 @@
 /**
- * Headless Chromium for browser tests, from the system: Debian's package at /usr/bin/chromium (CI installs it),
- * driven with playwright-core. No tool may download its own browser.
+ * Headless Chromium for browser tests, from the system: Debian's package at /usr/bin/chromium (which `npm test`
+ * installs when missing, see `test/setup/provision.ts`), driven with playwright-core. No tool may download its
+ * own browser.
  */
 import { Effect } from "effect"
 import type * as Scope from "effect/Scope"
-import { existsSync } from "node:fs"
-import { type Browser, chromium } from "playwright-core"
+import { type Browser, chromium as playwrightChromium } from "playwright-core"
+import { chromium, chromiumPath, installCommand } from "../setup/provision.js"
 
-export const chromiumPath = "/usr/bin/chromium"
+export { chromiumPath }
 
 /**
- * Headless Chromium from the system (Debian's package; CI installs it), closed with the scope. Fails with a
- * clear message when it is missing: no tool is allowed to download a browser, and the test must not pass
- * silently without one.
+ * Headless Chromium from the system, closed with the scope. Fails with a clear message naming the command to
+ * install it when it is missing: no tool is allowed to download a browser, and the test must not pass silently
+ * without one.
  */
 export const launchChromium: Effect.Effect<Browser, Error, Scope.Scope> = Effect.acquireRelease(
   Effect.suspend(() =>
-    existsSync(chromiumPath)
+    chromium.installed()
       ? Effect.tryPromise({
         try: () =>
-          chromium.launch({
+          playwrightChromium.launch({
             executablePath: chromiumPath,
             args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
           }),
@@ -27,8 +28,8 @@ export const launchChromium: Effect.Effect<Browser, Error, Scope.Scope> = Effect
       })
       : Effect.fail(
         new Error(
-          `The browser test needs Chromium at ${chromiumPath} (Debian's "chromium" package, which CI installs); ` +
-            "no browser is downloaded"
+          `The browser test needs Chromium at ${chromiumPath} (Debian's "chromium" package; npm test installs it ` +
+            `when run as root), and no browser is downloaded. Install it with: ${installCommand([chromium])}`
         )
       )
   ),

@@ -1,13 +1,13 @@
 /**
  * Redis for the Redis hub's tests, always a real server (never a mock):
  *
- * - the shared Redis at `REDIS_URL` (default `redis://127.0.0.1:6379`), pinged once when this module loads;
+ * - the run's own `redis-server`, which `test/setup/global.ts` starts on a free port before any test file and
+ *   hands to the workers (`redisUrl`); not the machine's Redis on 6379, nor whatever `REDIS_URL` said before;
  * - private `redis-server` processes on a free port in a temporary directory, which a test can SIGKILL and
  *   restart on the same port and directory.
  *
- * When what a suite needs is missing, `describeWithRedis` skips it with a message saying why, or, with
- * `SSE_REQUIRE_REDIS=1` (as in CI), turns it into a failing test, so that a broken CI setup cannot pass by
- * skipping.
+ * `npm test` installs `redis-server` when it is missing (see `test/setup/provision.ts`), so a suite never skips:
+ * when what it needs is unavailable anyway, `describeWithRedis` turns it into a failing test saying why.
  */
 import { describe, it } from "@effect/vitest"
 import type { Exit } from "effect"
@@ -31,8 +31,10 @@ import { mkdtempSync, rmSync } from "node:fs"
 import * as Net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { inject } from "vitest"
 import type * as SseEvent from "../../src/SseEvent.js"
 import type * as SseHub from "../../src/SseHub.js"
+import { installCommand, redisServer } from "../setup/provision.js"
 
 export class RedisTestError extends Data.TaggedError("RedisTestError")<{ readonly message: string }> {}
 
@@ -40,15 +42,25 @@ export class RedisTestError extends Data.TaggedError("RedisTestError")<{ readonl
 // availability, decided once
 // -----------------------------------------------------------------------------
 
+/** Where a hub connects when neither `redis.url` nor the `REDIS_URL` config says otherwise. */
 export const defaultRedisUrl = "redis://127.0.0.1:6379"
 
-/** The shared Redis the tests use: `REDIS_URL`, else `redis://127.0.0.1:6379`. */
-export const redisUrl: string = process.env.REDIS_URL !== undefined && process.env.REDIS_URL !== ""
-  ? process.env.REDIS_URL
-  : defaultRedisUrl
+const providedUrl: string | undefined = inject("redisUrl")
+if (providedUrl === undefined) {
+  throw new RedisTestError({
+    message: "no Redis URL was provided to this test worker: run the tests with vitest.config.ts, whose " +
+      "globalSetup (test/setup/global.ts) starts the run's redis-server"
+  })
+}
 
-/** `SSE_REQUIRE_REDIS=1`: a missing Redis fails the run instead of skipping the Redis tests. */
-export const requireRedis: boolean = process.env.SSE_REQUIRE_REDIS === "1"
+/** The run's own Redis, which the tests share: started by `test/setup/global.ts`. */
+export const redisUrl: string = providedUrl
+
+/**
+ * Always true: Redis is always required. `SSE_REQUIRE_REDIS=1` (which older CI scripts set) is accepted and has
+ * no effect.
+ */
+export const requireRedis: boolean = true
 
 /** Sends one PING with a connection that never retries; resolves with the reason it failed, if it did. */
 export const ping = async (url: string, timeoutMillis = 1000): Promise<string | undefined> => {
@@ -77,24 +89,27 @@ export const ping = async (url: string, timeoutMillis = 1000): Promise<string | 
 
 const redisServerProblem = (): string | undefined => {
   const result = spawnSync("redis-server", ["--version"], { encoding: "utf8", timeout: 5000 })
-  if (result.error !== undefined) return `redis-server is not on PATH (${result.error.message})`
+  if (result.error !== undefined) {
+    return `redis-server is not on PATH (${result.error.message}); npm test installs it when run as root, ` +
+      `else run: ${installCommand([redisServer])}`
+  }
   return result.status === 0 ? undefined : `redis-server --version exited with ${result.status}`
 }
 
-/** Why the shared Redis cannot be used, or undefined when it answered PING. */
+/** Why the run's Redis cannot be used, or undefined when it answered PING. */
 export const sharedRedisProblem: string | undefined = await ping(redisUrl).then((reason) =>
-  reason === undefined ? undefined : `Redis is not reachable at ${redisUrl} (${reason})`
+  reason === undefined ? undefined : `the run's redis-server is not reachable at ${redisUrl} (${reason})`
 )
 
 /** Why private servers cannot be started, or undefined when `redis-server` runs. */
 export const privateRedisProblem: string | undefined = redisServerProblem()
 
-/** What a suite needs: the shared Redis at `REDIS_URL`, and/or the `redis-server` binary for private servers. */
+/** What a suite needs: the run's shared Redis (`redisUrl`), and/or the `redis-server` binary for private servers. */
 export type Need = "shared" | "private"
 
 /**
- * A `describe` that runs when what it needs is there. Otherwise it is skipped with a console message saying
- * why, or, when `SSE_REQUIRE_REDIS=1`, replaced by one test that fails with that message.
+ * A `describe` for suites that need Redis. When what it needs is unavailable, the suite is replaced by one test
+ * that fails saying why: it is never skipped.
  */
 export const describeWithRedis = (name: string, needs: ReadonlyArray<Need>, body: () => void): void => {
   const problems: Array<string> = []
@@ -104,19 +119,12 @@ export const describeWithRedis = (name: string, needs: ReadonlyArray<Need>, body
     describe(name, body)
     return
   }
-  const why = problems.join("; ")
-  if (requireRedis) {
-    describe(name, () => {
-      it(`Redis is required (SSE_REQUIRE_REDIS=1) but unavailable: ${why}`, () => {
-        throw new Error(`Redis is required (SSE_REQUIRE_REDIS=1) but unavailable: ${why}`)
-      })
+  const why = `Redis is required but unavailable: ${problems.join("; ")}`
+  describe(name, () => {
+    it(why, () => {
+      throw new RedisTestError({ message: why })
     })
-    return
-  }
-  console.warn(
-    `[effect-sse] skipping "${name}": ${why}. Start Redis (or set REDIS_URL), or set SSE_REQUIRE_REDIS=1 to fail instead.`
-  )
-  describe.skip(name, body)
+  })
 }
 
 // -----------------------------------------------------------------------------
