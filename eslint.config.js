@@ -10,7 +10,10 @@ export default tseslint.config(
       ".scratch/**",
       "bench/tmp/**",
       "bench/results/**",
-      "coverage/**"
+      "coverage/**",
+      "docs/**",
+      "effect4/node_modules/**",
+      "effect4/dist/**"
     ]
   },
   ...tseslint.configs.recommended,

@@ -1,6 +1,17 @@
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
+const src = fileURLToPath(new URL("./src/", import.meta.url))
+
 export default defineConfig({
+  resolve: {
+    // The examples import the package by name: in the repository that is its sources (as tsconfig's `paths` say),
+    // one copy of every module shared with the tests, never a stale build.
+    alias: [
+      { find: /^effect-sse$/, replacement: `${src}index.ts` },
+      { find: /^effect-sse\/(.*)$/, replacement: `${src}$1.ts` }
+    ]
+  },
   test: {
     include: ["test/**/*.test.ts"],
     // Once per run: installs Chromium and redis-server if missing, starts the run's own redis-server.

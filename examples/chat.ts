@@ -1,24 +1,35 @@
 /**
- * The seed's chat, the Effect way: messages POSTed to `/messages` are validated, stamped and broadcast
- * through a hub to every browser on `/events`; a client that reconnects resumes from its Last-Event-ID.
+ * The chat, the Effect way: messages POSTed to `/messages` are validated, stamped and broadcast through a hub to
+ * every browser on `/events`; a client that reconnects resumes from its Last-Event-ID. A POST may carry an
+ * `Idempotency-Key`: retried with the same key, a message is published once.
  *
  *   npm run chat                   # PORT=8080 by default, then open http://localhost:8080/
  */
-import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
-import { Chunk, Clock, Config, Context, Data, Effect, Layer, ParseResult, Schema, Stream } from "effect"
+import { HttpIncomingMessage, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import type { HttpServerError } from "@effect/platform"
+import { NodeRuntime } from "@effect/platform-node"
+import { Clock, Config, Context, Effect, Layer, Option, ParseResult, Schema } from "effect"
 import * as SseEvent from "effect-sse/SseEvent"
 import * as SseHub from "effect-sse/SseHub"
+import * as SseHubBackend from "effect-sse/SseHubBackend"
+import * as SseNode from "effect-sse/SseNode"
 import { readFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { fileURLToPath } from "node:url"
 
-const NonBlank = Schema.String.pipe(
-  Schema.filter((s) => s.trim().length > 0, { message: () => "must not be empty" })
-)
+/**
+ * A field of a post: a non-blank string. The messages name the field and never show the value: the formatter
+ * would otherwise walk whatever the client sent (a value nested 30 000 deep overflows its stack).
+ */
+const Field = (name: string) =>
+  Schema.String.annotations({ message: () => `${name} must be a string` }).pipe(
+    Schema.filter((s) => s.trim().length > 0, { message: () => `${name} must not be empty` })
+  )
 
 /** What a client POSTs. */
-export const Post = Schema.Struct({ user: NonBlank, text: NonBlank })
+export const Post = Schema.Struct({ user: Field("user"), text: Field("text") }).annotations({
+  message: () => "the body must be a JSON object with the fields user and text"
+})
 
 /** What the hub broadcasts: the post, stamped by the server. */
 export const ChatMessage = Schema.Struct({ user: Schema.String, text: Schema.String, timestamp: Schema.String })
@@ -26,73 +37,85 @@ export type ChatMessage = typeof ChatMessage.Type
 
 export class ChatHub extends Context.Tag("ChatHub")<ChatHub, SseHub.SseHub<ChatMessage>>() {}
 
-export const ChatHubLive = SseHub.layer(ChatHub, { name: "chat", schema: ChatMessage, history: { size: 1000 } })
+/** The chat hub's options, whatever its backend. */
+export const chatHubOptions: SseHub.Options<ChatMessage> = {
+  name: "chat",
+  schema: ChatMessage,
+  history: { size: 1000 }
+}
+
+/** The hub in this process. `cluster.ts` runs the same hub on Redis: only the backend layer differs. */
+export const ChatHubLive = SseHub.layer(ChatHub, chatHubOptions).pipe(Layer.provide(SseHubBackend.layerMemory))
 
 /** Largest accepted POST body. */
 export const maxBodyBytes = 64 * 1024
 
-class BadRequest extends Data.TaggedError("BadRequest")<{ readonly message: string }> {}
-class PayloadTooLarge extends Data.TaggedError("PayloadTooLarge") {}
+const error = (status: number, message: string, headers?: Record<string, string>) =>
+  HttpServerResponse.json({ error: message }, { status, ...(headers === undefined ? {} : { headers }) })
 
-/** Past the limit, this much more is read and thrown away so that the 413 can still be written. */
-const drainBytes = 1024 * 1024
+const tooLarge = () => error(413, `The body is larger than ${maxBodyBytes} bytes`)
 
-const readBody = (request: HttpServerRequest.HttpServerRequest) =>
-  request.stream.pipe(
-    Stream.mapError(() => new BadRequest({ message: "The request body could not be read" })),
-    // Stopping the read early makes the server destroy the socket before the 413 goes out, so a body over the
-    // limit is read on (and dropped) up to `drainBytes`; beyond that the connection is simply cut.
-    Stream.runFoldWhile(
-      { chunks: Chunk.empty<Uint8Array>(), size: 0 },
-      (state) => state.size <= drainBytes,
-      (state, chunk) => ({
-        chunks: state.size + chunk.length <= maxBodyBytes ? Chunk.append(state.chunks, chunk) : state.chunks,
-        size: state.size + chunk.length
-      })
-    ),
-    Effect.filterOrFail((state) => state.size <= maxBodyBytes, () => new PayloadTooLarge()),
-    Effect.flatMap((state) =>
-      Effect.try({
-        try: () => new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(Chunk.toReadonlyArray(state.chunks))),
-        catch: () => new BadRequest({ message: "The body is not valid UTF-8" })
-      })
-    )
-  )
+/** The platform's body limit fails the read with this cause (`SseNode`'s server keeps reading, so the 413 arrives). */
+const isTooLarge = (e: HttpServerError.RequestError) =>
+  e.cause instanceof Error && e.cause.message === "maxBytes exceeded"
 
-const decodePost = (body: string) =>
-  Schema.decodeUnknown(Schema.parseJson(Post))(body).pipe(
-    Effect.mapError((error) =>
-      new BadRequest({
-        message: ParseResult.ArrayFormatter.formatErrorSync(error)
-          .map((issue) => issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message)
-          .join("; ")
-      })
-    )
-  )
+/** A parse error as a list of `field: problem`, never the value itself. */
+const describe = (e: ParseResult.ParseError): string => {
+  try {
+    return ParseResult.ArrayFormatter.formatErrorSync(e)
+      .map((issue) => issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message)
+      .join("; ")
+  } catch {
+    return "the body must be a JSON object with the fields user and text"
+  }
+}
+
+/** The standard `Idempotency-Key` header: a printable token of at most 255 characters, if any. */
+const idempotencyKeyOf = (request: HttpServerRequest.HttpServerRequest) => {
+  const key = request.headers["idempotency-key"]
+  if (key === undefined) return Effect.succeed(Option.none<string>())
+  return /^[\x21-\x7e]{1,255}$/.test(key)
+    ? Effect.succeed(Option.some(key))
+    : Effect.fail(new BadKey())
+}
+
+class BadKey extends Schema.TaggedError<BadKey>()("BadKey", {}) {}
 
 const stamp = (user: string, text: string) =>
   Effect.map(Clock.currentTimeMillis, (now): ChatMessage => ({ user, text, timestamp: new Date(now).toISOString() }))
 
 const postMessage = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
-  const contentLength = Number(request.headers["content-length"] ?? "0")
-  if (contentLength > maxBodyBytes) return yield* new PayloadTooLarge()
-  const post = yield* Effect.flatMap(readBody(request), decodePost)
+  // A declared length over the limit is refused before anything is read.
+  if (Number(request.headers["content-length"] ?? "0") > maxBodyBytes) return yield* tooLarge()
+  const key = yield* idempotencyKeyOf(request)
+  const post = yield* HttpServerRequest.schemaBodyJson(Post).pipe(
+    HttpIncomingMessage.withMaxBodySize(Option.some(maxBodyBytes))
+  )
   const hub = yield* ChatHub
-  const id = yield* hub.publish(yield* stamp(post.user, post.text))
+  const id = yield* hub.publish(yield* stamp(post.user, post.text), { idempotencyKey: Option.getOrUndefined(key) })
   return yield* HttpServerResponse.json({ id }, { status: 201 })
 }).pipe(
   Effect.catchTags({
-    BadRequest: (error) => HttpServerResponse.json({ error: error.message }, { status: 400 }),
-    PayloadTooLarge: () =>
-      HttpServerResponse.json({ error: `The body is larger than ${maxBodyBytes} bytes` }, { status: 413 }),
-    HubClosed: () => HttpServerResponse.json({ error: "The chat is shutting down" }, { status: 503 }),
-    HubUnavailable: (error) =>
+    RequestError: (e) => isTooLarge(e) ? tooLarge() : error(400, "The body is not valid JSON"),
+    ParseError: (e) => error(400, describe(e)),
+    BadKey: () => error(400, "Idempotency-Key must be 1 to 255 printable ASCII characters"),
+    HubClosed: () => error(503, "The chat is shutting down", { "retry-after": "5" }),
+    HubUnavailable: (e) =>
       Effect.zipRight(
-        Effect.logWarning("a message could not be published", error.message),
-        HttpServerResponse.json({ error: "The chat is unavailable; try again shortly" }, { status: 503 })
+        Effect.logWarning("a message could not be published", e.message),
+        e.reason === "OutcomeUnknown"
+          // It may still be published: only a retry with the same key can make sure it is, once.
+          ? error(
+            504,
+            "The chat did not answer in time: the message may or may not have been sent. Retry with the same Idempotency-Key."
+          )
+          : error(503, "The chat is unavailable and the message was not sent; try again shortly", {
+            "retry-after": "2"
+          })
       ),
-    SseEventError: (error) => HttpServerResponse.json({ error: error.message }, { status: 500 })
+    PublishRejected: (e) => error(409, e.message),
+    SseEventError: (e) => error(400, e.message)
   })
 )
 
@@ -102,11 +125,10 @@ const welcome = (clients: number) =>
     (message) => Effect.orDie(SseEvent.jsonSchema(ChatMessage)(message))
   )
 
-const events = Effect.gen(function*() {
-  const hub = yield* ChatHub
-  return yield* hub.serve({ onConnect: ({ clients }) => Effect.map(welcome(clients), (e) => [e]) })
-}).pipe(
-  Effect.catchTag("HubClosed", () => HttpServerResponse.text("The chat is shutting down", { status: 503 }))
+// A shut-down hub answers 503 with a body by itself (HubClosed is Respondable).
+const events = Effect.flatMap(
+  ChatHub,
+  SseHub.serve({ onConnect: ({ clients }) => Effect.map(welcome(clients), (e) => [e]) })
 )
 
 const page = readFileSync(new URL("./chat.html", import.meta.url), "utf8")
@@ -117,14 +139,18 @@ export const router = HttpRouter.empty.pipe(
   HttpRouter.post("/messages", postMessage)
 )
 
-export const ChatServer = HttpServer.serve(router).pipe(
-  HttpServer.withLogAddress,
-  Layer.provide(ChatHubLive),
-  Layer.provide(NodeHttpServer.layerConfig(createServer, {
-    port: Config.integer("PORT").pipe(Config.withDefault(8080)),
-    host: Config.string("HOST").pipe(Config.withDefault(undefined))
-  }))
-)
+/** The server, on a given hub layer. */
+export const serveChat = <E>(hub: Layer.Layer<ChatHub, E>) =>
+  HttpServer.serve(router).pipe(
+    HttpServer.withLogAddress,
+    Layer.provide(hub),
+    Layer.provide(SseNode.layerConfig(createServer, {
+      port: Config.integer("PORT").pipe(Config.withDefault(8080)),
+      host: Config.string("HOST").pipe(Config.withDefault(undefined))
+    }))
+  )
+
+export const ChatServer = serveChat(ChatHubLive)
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   NodeRuntime.runMain(Layer.launch(ChatServer))

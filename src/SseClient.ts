@@ -20,8 +20,12 @@
  *
  * - when the body ends cleanly, or the connection fails, the client waits the reconnection time (set by
  *   {@link Options.retry}, then by the server's `retry:` fields), optionally longer ({@link Options.backoff}),
- *   and sends the same request again with `Last-Event-ID` set to the last event ID it saw (none when that is
- *   empty);
+ *   and sends the same request again with `Last-Event-ID` set to the UTF-8 bytes of the last event ID it saw
+ *   (none when that is empty). A reconnection after a failed connection is logged at Warning with the error; one
+ *   after a clean close at Debug;
+ * - an id that no HTTP stack would send unchanged as a header (a control character other than tab, a leading or
+ *   trailing space or tab, a lone surrogate) is legal in a stream, so it is kept as the last event ID, but the
+ *   header is left out, as the standard allows, with a Warning log;
  * - HTTP 204 ends the stream without error, the way a server tells clients to stop;
  * - any other status but 200, or a `Content-Type` that is not `text/event-stream`, fails the stream with an
  *   {@link SseClientError}; neither reconnects;
@@ -33,12 +37,25 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import type * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/client.js"
 import type * as SseParser from "./SseParser.js"
+
+/**
+ * @since 0.2.0
+ * @category type ids
+ */
+export const ErrorTypeId: unique symbol = internal.ErrorTypeId as never
+
+/**
+ * @since 0.2.0
+ * @category type ids
+ */
+export type ErrorTypeId = typeof ErrorTypeId
 
 /**
  * Raised when the event stream cannot be read, or must not be read on. `reason` says why:
@@ -56,13 +73,31 @@ import type * as SseParser from "./SseParser.js"
  * @since 0.1.0
  * @category errors
  */
-export const SseClientError: typeof internal.SseClientError = internal.SseClientError
+export interface SseClientError extends Cause.YieldableError {
+  readonly _tag: "SseClientError"
+  readonly [ErrorTypeId]: ErrorTypeId
+  readonly reason: "Request" | "Transport" | "Status" | "ContentType" | "Redirect" | "Parse" | "Decode"
+  readonly url: string
+  readonly status?: number | undefined
+  readonly contentType?: string | undefined
+  readonly lastEventId?: string | undefined
+  readonly eventType?: string | undefined
+  readonly cause?: unknown
+}
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export type SseClientError = internal.SseClientError
+export const SseClientError: new(args: {
+  readonly reason: SseClientError["reason"]
+  readonly url: string
+  readonly status?: number | undefined
+  readonly contentType?: string | undefined
+  readonly lastEventId?: string | undefined
+  readonly eventType?: string | undefined
+  readonly cause?: unknown
+}) => SseClientError = internal.SseClientError
 
 /**
  * @since 0.1.0

@@ -3,34 +3,38 @@
  * topics, and isolation of slow clients.
  *
  * The hub is a service: declare a `Context.Tag` for each hub of your application and provide it with
- * {@link layer}. A publish is numbered, kept in a bounded history and put on an Effect `PubSub`; one
- * dispatcher fiber takes what is there in batches and hands each batch to every subscriber (written straight
- * into served clients' responses, as one buffer encoded once), so a client that stops reading never slows
- * `publish` or the other clients.
+ * {@link layer}, on a backend (`SseHubBackend.layerMemory` in one process, `SseHubRedis.layer` across
+ * processes). A publish is numbered and kept in the backend's history; the backend feeds batches back in order
+ * to the hub's engine, which hands each batch to every subscriber (written straight to served clients, as one
+ * buffer encoded once), so a client that stops reading never slows `publish` or the other clients.
  *
  * ```ts
- * import { Context, Effect, Schema } from "effect"
+ * import { Context, Effect, Layer, Schema } from "effect"
  * import * as SseHub from "effect-sse/SseHub"
+ * import * as SseHubBackend from "effect-sse/SseHubBackend"
  *
  * const Message = Schema.Struct({ user: Schema.String, text: Schema.String })
  *
  * class ChatHub extends Context.Tag("ChatHub")<ChatHub, SseHub.SseHub<typeof Message.Type>>() {}
  *
- * const ChatHubLive = SseHub.layer(ChatHub, { schema: Message, eventType: "message" })
+ * const ChatHubLive = SseHub.layer(ChatHub, { schema: Message, eventType: "message" }).pipe(
+ *   Layer.provide(SseHubBackend.layerMemory)
+ * )
  *
  * // a route: serve the hub to a client, resuming from its Last-Event-ID
- * const events = Effect.flatMap(ChatHub, (hub) => hub.serve())
+ * const events = Effect.flatMap(ChatHub, SseHub.serve())
  * // anywhere: publish
- * const post = Effect.flatMap(ChatHub, (hub) => hub.publish({ user: "ann", text: "hi" }))
+ * const post = Effect.flatMap(ChatHub, SseHub.publish({ user: "ann", text: "hi" }))
  * ```
  *
  * ## Ids and resumption
  *
- * Every event gets an id: the one the encoded event already carries, or the next number of the hub's
- * sequence (which starts from the clock, so ids of an earlier run of the process are never reused). A
- * subscriber that brings a last event id gets every retained event after it, then live events, with no gap
- * and no duplicate. When the id is not in the history (unknown, or already evicted), the subscriber first
- * gets an event of type `lost` with data `{"lastEventId":"<the id>"}`, then every retained event.
+ * Every event gets an id: the one the encoded event already carries (or that {@link Options.Common.id} takes
+ * from the message), or the backend's next one. An id already in the history is refused with
+ * {@link PublishRejected}: resumption from it would be ambiguous. A subscriber that brings a last event id gets
+ * every retained event after it, then live events, with no gap and no duplicate. When the id is not in the
+ * history (unknown, or already evicted), the subscriber first gets an event of type `lost` with data
+ * `{"lastEventId":"<the id>"}`, then every retained event.
  *
  * ## Slow clients
  *
@@ -38,24 +42,30 @@
  * that still has `bufferSize` events waiting when new ones arrive is dropped: a served client's socket is
  * closed (the browser reconnects and resumes from history), a `subscribe` stream fails with
  * `SubscriberDropped`. With `slowClient: "drop-oldest"` its oldest buffered events are discarded instead,
- * and counted.
+ * and counted. Whatever the policy, a served client that takes none of the bytes waiting for it within
+ * `writeTimeout` is dropped, even when nothing new is published.
  *
  * @since 0.1.0
  */
 import type * as Headers from "@effect/platform/Headers"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type * as HttpServerRespondable from "@effect/platform/HttpServerRespondable"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import type * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import type * as Layer from "effect/Layer"
+import type * as Metric from "effect/Metric"
 import type * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { IncomingMessage, ServerResponse } from "node:http"
 import * as internal from "./internal/hub.js"
+import * as errors from "./internal/hubErrors.js"
 import type * as SseEvent from "./SseEvent.js"
+import type * as SseHubBackend from "./SseHubBackend.js"
 
 /**
  * @since 0.1.0
@@ -70,18 +80,67 @@ export const TypeId: unique symbol = internal.TypeId as never
 export type TypeId = typeof TypeId
 
 /**
- * Raised by `publish`, `subscribe` and `serve` once the hub has been shut down.
+ * @since 0.2.0
+ * @category type ids
+ */
+export const ErrorTypeId: unique symbol = errors.ErrorTypeId as never
+
+/**
+ * @since 0.2.0
+ * @category type ids
+ */
+export type ErrorTypeId = typeof ErrorTypeId
+
+/**
+ * Raised by `publish`, `subscribe` and `serve` once the hub has been shut down. A route that does not handle it
+ * answers 503 with its message (and `Retry-After`): it is `Respondable`.
  *
  * @since 0.1.0
  * @category errors
  */
-export const HubClosed: typeof internal.HubClosed = internal.HubClosed
+export interface HubClosed extends Cause.YieldableError, HttpServerRespondable.Respondable {
+  readonly _tag: "HubClosed"
+  readonly [ErrorTypeId]: ErrorTypeId
+  readonly reason: "Shutdown"
+  readonly hub: string
+}
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export type HubClosed = internal.HubClosed
+export const HubClosed: new(args: { readonly hub: string }) => HubClosed = errors.HubClosed
+
+/**
+ * Raised when the hub's backend cannot be reached (a Redis hub while Redis is down; the in-memory backend never
+ * raises it). `reason` says what became of the message:
+ *
+ * - `NotPublished`: the backend refused it or could not be reached before the write: it was not published and
+ *   never will be. Retrying is safe.
+ * - `OutcomeUnknown`: it was sent, but no answer came in time: it may have been published, now or later.
+ *   Publish it again with the same `idempotencyKey` to have it stored and delivered once.
+ * - `ReadFailed`: (`subscribe`, resumption) the history could not be read.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export interface HubUnavailable extends Cause.YieldableError {
+  readonly _tag: "HubUnavailable"
+  readonly [ErrorTypeId]: ErrorTypeId
+  readonly reason: "NotPublished" | "OutcomeUnknown" | "ReadFailed"
+  readonly hub: string
+  readonly cause: unknown
+}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export const HubUnavailable: new(args: {
+  readonly hub: string
+  readonly reason: HubUnavailable["reason"]
+  readonly cause: unknown
+}) => HubUnavailable = errors.HubUnavailable
 
 /**
  * Ends a `subscribe` stream whose consumer still had `bufferSize` events waiting when more arrived (policy
@@ -90,30 +149,54 @@ export type HubClosed = internal.HubClosed
  * @since 0.1.0
  * @category errors
  */
-export const SubscriberDropped: typeof internal.SubscriberDropped = internal.SubscriberDropped
+export interface SubscriberDropped extends Cause.YieldableError {
+  readonly _tag: "SubscriberDropped"
+  readonly [ErrorTypeId]: ErrorTypeId
+  readonly reason: "SlowClient"
+  readonly hub: string
+  readonly bufferSize: number
+}
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export type SubscriberDropped = internal.SubscriberDropped
+export const SubscriberDropped: new(args: { readonly hub: string; readonly bufferSize: number }) => SubscriberDropped =
+  errors.SubscriberDropped
 
 /**
- * Raised by `publish` (and by `subscribe` when resuming) when the hub's backend cannot be reached — a
- * Redis hub while Redis is down. The in-memory hub never raises it. When Redis refused or dropped the
- * connection the message was not published; when Redis did not answer within the command timeout, it may or
- * may not have been (as with any write whose answer is lost).
+ * Raised by `publish` when the backend refuses an event: `DuplicateId`, an id that is already in the history, or
+ * that two events of one `publishAll` carry (resuming from it would be ambiguous). Nothing of the publish is stored
+ * or delivered.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
-export const HubUnavailable: typeof internal.HubUnavailable = internal.HubUnavailable
+export interface PublishRejected extends Cause.YieldableError {
+  readonly _tag: "PublishRejected"
+  readonly [ErrorTypeId]: ErrorTypeId
+  readonly reason: "DuplicateId"
+  readonly hub: string
+  readonly id: string
+}
 
 /**
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
-export type HubUnavailable = internal.HubUnavailable
+export const PublishRejected: new(args: {
+  readonly hub: string
+  readonly reason: PublishRejected["reason"]
+  readonly id: string
+}) => PublishRejected = errors.PublishRejected
+
+/**
+ * What `publish` and `publishAll` may fail with.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type PublishError = HubClosed | HubUnavailable | PublishRejected | SseEvent.SseEventError
 
 /**
  * @since 0.1.0
@@ -125,6 +208,13 @@ export interface PublishOptions {
    * subscribers without a topic filter receive everything. An event without topics goes to every subscriber.
    */
   readonly topics?: ReadonlyArray<string> | undefined
+  /**
+   * A key that makes the publish idempotent: the same key published again within the hub's
+   * `idempotencyWindow` stores and delivers nothing and returns the ids of the first publish with it — on every
+   * process of a Redis hub. Use it to retry a publish that failed with `OutcomeUnknown` (the chat example takes
+   * it from the standard `Idempotency-Key` request header).
+   */
+  readonly idempotencyKey?: string | undefined
 }
 
 /**
@@ -134,8 +224,8 @@ export interface PublishOptions {
 export interface SubscribeOptions {
   /** Only events published to one of these topics (and events published without topics). Default: all. */
   readonly topics?: ReadonlyArray<string> | undefined
-  /** Resume after this id: retained events after it are delivered first. The empty string means none. */
-  readonly lastEventId?: string | Option.Option<string> | undefined
+  /** Resume after this id: retained events after it are delivered first. `None` (or `""`) means none. */
+  readonly lastEventId?: Option.Option<string> | undefined
 }
 
 /**
@@ -169,16 +259,13 @@ export interface ServeOptions {
 export interface SseHub<in out A> {
   readonly [TypeId]: TypeId
   readonly name: string
-  /** Publishes one message; returns its event id. Fails with `HubClosed` after shutdown. */
-  readonly publish: (
-    message: A,
-    options?: PublishOptions
-  ) => Effect.Effect<string, HubClosed | HubUnavailable | SseEvent.SseEventError>
+  /** Publishes one message; returns its event id. */
+  readonly publish: (message: A, options?: PublishOptions) => Effect.Effect<string, PublishError>
   /** Publishes several messages in order, atomically with respect to other publishers; returns their ids. */
   readonly publishAll: (
     messages: Iterable<A>,
     options?: PublishOptions
-  ) => Effect.Effect<ReadonlyArray<string>, HubClosed | HubUnavailable | SseEvent.SseEventError>
+  ) => Effect.Effect<ReadonlyArray<string>, PublishError>
   /**
    * Subscribes now and returns the events as a stream: the retained events after `lastEventId` (if given),
    * then every later publish. The subscription lasts as long as the scope. The stream ends when the hub
@@ -188,26 +275,13 @@ export interface SseHub<in out A> {
     options?: SubscribeOptions
   ) => Effect.Effect<Stream.Stream<SseEvent.SseEvent, SubscriberDropped>, HubClosed | HubUnavailable, Scope.Scope>
   /**
-   * Serves the hub to the current request as an SSE response, resuming from the request's `Last-Event-ID`
-   * header, or its `lastEventId` query parameter. The fast path: events are written as the bytes the hub
-   * encoded once, a batch per socket write.
+   * Serves the hub to the current request as an SSE response, resuming from its last event id (the
+   * `Last-Event-ID` header, else the `lastEventId` query parameter). Events are written as the bytes the hub
+   * encoded once, a batch per write; on `SseNode`'s and `SseWeb`'s servers no fiber stays behind per client.
    */
   readonly serve: (
     options?: ServeOptions
   ) => Effect.Effect<HttpServerResponse.HttpServerResponse, HubClosed, HttpServerRequest.HttpServerRequest>
-  /**
-   * Serves the hub on a plain Node request, outside Effect's HTTP server: for a `node:http` listener that
-   * takes the SSE route before handing the rest to Effect's server (see the guide). It writes the head and
-   * `: connected` at once, resumes like `serve`, and completes as soon as the client is live: the connection
-   * then belongs to the hub, its scope closed when the client leaves, the hub shuts down or the server
-   * closes. No fiber stays behind per connection, which is what a connection costs most on Effect's HTTP
-   * server. A request that comes after the hub shut down is answered 503.
-   */
-  readonly serveNode: (
-    request: IncomingMessage,
-    response: ServerResponse,
-    options?: ServeOptions
-  ) => Effect.Effect<void>
   /** The number of current subscribers. */
   readonly clients: Effect.Effect<number>
   /** The number of subscribers, now and at every change; it ends when the hub shuts down. */
@@ -224,24 +298,34 @@ export interface SseHub<in out A> {
  */
 export declare namespace Options {
   /**
-   * Turns a message into an event, purely or with an effect.
+   * Turns a message into an event: purely, through an `Either` (as the checked combinators of `SseEvent`
+   * return), or with an effect.
    *
    * @since 0.1.0
    * @category models
    */
   export type Encode<A, R> = (
     message: A
-  ) => SseEvent.SseEvent | Effect.Effect<SseEvent.SseEvent, SseEvent.SseEventError, R>
+  ) =>
+    | SseEvent.SseEvent
+    | Either.Either<SseEvent.SseEvent, SseEvent.SseEventError>
+    | Effect.Effect<SseEvent.SseEvent, SseEvent.SseEventError, R>
 
   /**
    * @since 0.1.0
    * @category models
    */
   export interface Common<A> {
-    /** Names the hub in errors, metrics (`hub` tag) and spans. Default: `"default"`. */
+    /** Names the hub in errors, metrics (`hub` tag), spans, and the backend (a Redis key). Default: `"default"`. */
     readonly name?: string | undefined
     /** The event type (`event:` field) of every message, or a function of the message. Default: none. */
     readonly eventType?: string | ((message: A) => string) | undefined
+    /**
+     * The event id of a message, taken from it (a database key, say); checked like `SseEvent.withId`, and
+     * refused with `PublishRejected` if it is already in the history. Default: the backend's next id. The
+     * Redis backend always uses its own stream ids.
+     */
+    readonly id?: ((message: A) => string) | undefined
     /** What is kept for resumption: the last `size` events (default 1000), and none older than `maxAge`. */
     readonly history?: {
       readonly size?: number | undefined
@@ -252,17 +336,23 @@ export declare namespace Options {
     /** What happens to a subscriber with `bufferSize` events waiting. Default: `"disconnect"`. */
     readonly slowClient?: "disconnect" | "drop-oldest" | undefined
     /**
-     * A `: keep-alive` comment for served clients that received nothing for this long (checked once per
-     * interval, so a quiet client hears one within two intervals). `false` turns it off. Default: 15 seconds.
+     * A `: keep-alive` comment for served clients that received nothing for this long (checked once a second).
+     * `false` turns it off. Default: 15 seconds.
      */
     readonly keepAlive?: Duration.DurationInput | false | undefined
+    /**
+     * How long a served client may leave bytes waiting without taking any before it is dropped, even when
+     * nothing is published. Default: 10 seconds.
+     */
+    readonly writeTimeout?: Duration.DurationInput | undefined
     /** A `retry:` sent to every served client after `: connected`. Default: none. */
     readonly retry?: Duration.DurationInput | undefined
+    /** How long an idempotency key is remembered (see `PublishOptions.idempotencyKey`). Default: 10 minutes. */
+    readonly idempotencyWindow?: Duration.DurationInput | undefined
     /**
      * Whether `publish` and `publishAll` run in an `SseHub.publish` span. A span costs more than an in-memory
-     * publish itself (measured: about 7 µs, against 4 µs for the publish), so the in-memory hub records none
-     * unless asked; the Redis hub, where a publish is a round trip to Redis, does by default. `subscribe` and
-     * `serve` always run in spans.
+     * publish itself, so the in-memory hub records none unless asked; hubs on other backends, where a publish
+     * is a round trip, do by default. `subscribe` and `serve` always run in spans.
      */
     readonly tracePublish?: boolean | undefined
   }
@@ -281,16 +371,48 @@ export type Options<A, R = never> =
   | Options.Common<A> & { readonly encode: Options.Encode<A, R>; readonly schema?: undefined }
 
 /**
- * Builds a hub that lives as long as the scope; closing the scope shuts it down.
+ * Builds a hub on the provided backend, for as long as the scope; closing the scope shuts it down.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import * as SseEvent from "effect-sse/SseEvent"
+ * import * as SseHub from "effect-sse/SseHub"
+ * import * as SseHubBackend from "effect-sse/SseHubBackend"
+ *
+ * const program = Effect.gen(function*() {
+ *   const hub = yield* SseHub.make<string>({ encode: SseEvent.make })
+ *   const events = yield* hub.subscribe()
+ *   yield* hub.publish("hello")
+ *   const [first] = yield* Stream.runCollect(Stream.take(events, 1))
+ *   console.log(first.data) // "hello"
+ * }).pipe(Effect.scoped, Effect.provide(SseHubBackend.layerMemory))
+ * Effect.runPromise(program)
+ * ```
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make: <A, R = never>(options: Options<A, R>) => Effect.Effect<SseHub<A>, never, Scope.Scope | R> =
-  internal.make
+export const make: <A, R = never>(
+  options: Options<A, R>
+) => Effect.Effect<SseHub<A>, never, Scope.Scope | R | SseHubBackend.SseHubBackend> = internal.make
 
 /**
- * Provides a hub under `tag`; releasing the layer shuts the hub down.
+ * Provides a hub under `tag`, on the provided backend; releasing the layer shuts the hub down.
+ *
+ * @example
+ * ```ts
+ * import { Context, Layer, Schema } from "effect"
+ * import * as SseHub from "effect-sse/SseHub"
+ * import * as SseHubBackend from "effect-sse/SseHubBackend"
+ *
+ * const Note = Schema.Struct({ text: Schema.String })
+ * class Notes extends Context.Tag("Notes")<Notes, SseHub.SseHub<typeof Note.Type>>() {}
+ *
+ * const NotesLive = SseHub.layer(Notes, { name: "notes", schema: Note, eventType: "note" }).pipe(
+ *   Layer.provide(SseHubBackend.layerMemory)
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category layers
@@ -298,7 +420,107 @@ export const make: <A, R = never>(options: Options<A, R>) => Effect.Effect<SseHu
 export const layer: <I, A, R = never>(
   tag: Context.Tag<I, SseHub<A>>,
   options: Options<A, R>
-) => Layer.Layer<I, never, R> = internal.layer
+) => Layer.Layer<I, never, R | SseHubBackend.SseHubBackend> = internal.layer
+
+/**
+ * Publishes one message to a hub; returns its event id.
+ *
+ * @example
+ * ```ts
+ * import { Context, Effect } from "effect"
+ * import * as SseHub from "effect-sse/SseHub"
+ *
+ * class Notes extends Context.Tag("Notes")<Notes, SseHub.SseHub<string>>() {}
+ *
+ * const post = (text: string) => Effect.flatMap(Notes, SseHub.publish(text, { topics: ["general"] }))
+ * ```
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const publish: {
+  <A>(message: A, options?: PublishOptions): (self: SseHub<A>) => Effect.Effect<string, PublishError>
+  <A>(self: SseHub<A>, message: A, options?: PublishOptions): Effect.Effect<string, PublishError>
+} = internal.publish
+
+/**
+ * Publishes several messages in order, atomically with respect to other publishers; returns their ids.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const publishAll: {
+  <A>(
+    messages: Iterable<A>,
+    options?: PublishOptions
+  ): (self: SseHub<A>) => Effect.Effect<ReadonlyArray<string>, PublishError>
+  <A>(
+    self: SseHub<A>,
+    messages: Iterable<A>,
+    options?: PublishOptions
+  ): Effect.Effect<ReadonlyArray<string>, PublishError>
+} = internal.publishAll
+
+/**
+ * Subscribes to a hub (see {@link SseHub.subscribe}).
+ *
+ * @example
+ * ```ts
+ * import { Context, Effect, Option, Stream } from "effect"
+ * import * as SseHub from "effect-sse/SseHub"
+ *
+ * class Notes extends Context.Tag("Notes")<Notes, SseHub.SseHub<string>>() {}
+ *
+ * // every note after "42", then the live ones, logged
+ * const follow = Effect.flatMap(Notes, SseHub.subscribe({ lastEventId: Option.some("42") })).pipe(
+ *   Effect.flatMap(Stream.runForEach((event) => Effect.log(event.data))),
+ *   Effect.scoped
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const subscribe: {
+  (
+    options?: SubscribeOptions
+  ): <A>(
+    self: SseHub<A>
+  ) => Effect.Effect<Stream.Stream<SseEvent.SseEvent, SubscriberDropped>, HubClosed | HubUnavailable, Scope.Scope>
+  <A>(
+    self: SseHub<A>,
+    options?: SubscribeOptions
+  ): Effect.Effect<Stream.Stream<SseEvent.SseEvent, SubscriberDropped>, HubClosed | HubUnavailable, Scope.Scope>
+} = internal.subscribe
+
+/**
+ * Serves a hub to the current request (see {@link SseHub.serve}).
+ *
+ * @example
+ * ```ts
+ * import { HttpRouter } from "@effect/platform"
+ * import { Context, Effect } from "effect"
+ * import * as SseHub from "effect-sse/SseHub"
+ *
+ * class Notes extends Context.Tag("Notes")<Notes, SseHub.SseHub<string>>() {}
+ *
+ * const route = HttpRouter.get("/notes", Effect.flatMap(Notes, SseHub.serve({ topics: ["general"] })))
+ * ```
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const serve: {
+  (
+    options?: ServeOptions
+  ): <A>(
+    self: SseHub<A>
+  ) => Effect.Effect<HttpServerResponse.HttpServerResponse, HubClosed, HttpServerRequest.HttpServerRequest>
+  <A>(
+    self: SseHub<A>,
+    options?: ServeOptions
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse, HubClosed, HttpServerRequest.HttpServerRequest>
+} = internal.serve
 
 /**
  * The event a resuming subscriber gets first when its last event id is not in the history.
@@ -316,4 +538,10 @@ export const lostEvent: (lastEventId: string) => SseEvent.SseEvent = internal.lo
  * @since 0.1.0
  * @category metrics
  */
-export const metrics: typeof internal.metrics = internal.metrics
+export const metrics: {
+  readonly clients: Metric.Metric.Gauge<number>
+  readonly published: Metric.Metric.Counter<number>
+  readonly delivered: Metric.Metric.Counter<number>
+  readonly droppedClients: Metric.Metric.Counter<number>
+  readonly droppedEvents: Metric.Metric.Counter<number>
+} = internal.metrics

@@ -28,9 +28,12 @@
  *
  * @since 0.1.0
  */
+import type * as Cause from "effect/Cause"
 import type * as Channel from "effect/Channel"
 import type * as Chunk from "effect/Chunk"
+import type * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
+import type * as Schema from "effect/Schema"
 import * as internal from "./internal/parser.js"
 
 /**
@@ -71,24 +74,52 @@ export interface Retry {
  * @since 0.1.0
  * @category models
  */
-export type Output = Event | Retry
+export type Output<A = string> = Event<A> | Retry
 
 /**
- * Raised when the stream would make the parser hold more than `maxBufferSize` characters:
+ * @since 0.2.0
+ * @category type ids
+ */
+export const ErrorTypeId: unique symbol = internal.ErrorTypeId as never
+
+/**
+ * @since 0.2.0
+ * @category type ids
+ */
+export type ErrorTypeId = typeof ErrorTypeId
+
+/**
+ * Raised when the stream cannot be read on. `reason` says why:
  *
- * - `LineTooLong`: a line (complete, or still waiting for its line break) is longer than the limit;
- * - `EventTooLarge`: the data of the event being built is longer than the limit.
+ * - `LineTooLong`: a line (complete, or still waiting for its line break) is longer than `limit` characters;
+ * - `EventTooLarge`: the data of the event being built is longer than `limit` characters;
+ * - `SchemaMismatch`: ({@link decodeSchema}) an event's data is not JSON matching the schema; `lastEventId` and
+ *   `eventType` name the event, `cause` is the parse error.
  *
  * @since 0.1.0
  * @category errors
  */
-export const SseParserError: typeof internal.SseParserError = internal.SseParserError
+export interface SseParserError extends Cause.YieldableError {
+  readonly _tag: "SseParserError"
+  readonly [ErrorTypeId]: ErrorTypeId
+  readonly reason: "LineTooLong" | "EventTooLarge" | "SchemaMismatch"
+  readonly limit?: number | undefined
+  readonly lastEventId?: string | undefined
+  readonly eventType?: string | undefined
+  readonly cause?: unknown
+}
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export type SseParserError = internal.SseParserError
+export const SseParserError: new(args: {
+  readonly reason: SseParserError["reason"]
+  readonly limit?: number | undefined
+  readonly lastEventId?: string | undefined
+  readonly eventType?: string | undefined
+  readonly cause?: unknown
+}) => SseParserError = internal.SseParserError
 
 /**
  * @since 0.1.0
@@ -208,6 +239,47 @@ export const decode: <IE = never, Done = unknown>(
   internal.decode
 
 /**
+ * A channel from chunks of UTF-8 bytes to parsed outputs whose events' data are decoded as the JSON of `schema`,
+ * like Ndjson's `unpackSchema`. Data that does not decode fails the channel with an {@link SseParserError} of
+ * reason `SchemaMismatch`, after the outputs before it (in the same chunk of bytes too).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema, Stream } from "effect"
+ * import * as SseParser from "effect-sse/SseParser"
+ *
+ * const Tick = Schema.Struct({ n: Schema.Number })
+ * const bytes = Stream.make(new TextEncoder().encode('data: {"n":1}\n\ndata: {"n":2}\n\n'))
+ * const program = bytes.pipe(
+ *   Stream.pipeThroughChannelOrFail(SseParser.decodeSchema(Tick)()),
+ *   Stream.filter(SseParser.isEvent),
+ *   Stream.map((event) => event.data.n),
+ *   Stream.runCollect
+ * )
+ * Effect.runPromise(program).then((ns) => console.log([...ns])) // [1, 2]
+ * ```
+ *
+ * @since 0.2.0
+ * @category parsing
+ */
+export const decodeSchema: <A, I, R>(
+  schema: Schema.Schema<A, I, R>
+) => <IE = never, Done = unknown>(
+  options?: Options
+) => Channel.Channel<Chunk.Chunk<Output<A>>, Chunk.Chunk<Uint8Array>, IE | SseParserError, IE, Done, Done, R> =
+  internal.decodeSchema
+
+/**
+ * Decodes one parsed event's data as the JSON of `schema`, failing with `SchemaMismatch`.
+ *
+ * @since 0.2.0
+ * @category parsing
+ */
+export const decodeEvent: <A, I, R>(
+  schema: Schema.Schema<A, I, R>
+) => (event: Event) => Effect.Effect<Event<A>, SseParserError, R> = internal.decodeData
+
+/**
  * A channel from chunks of text to parsed outputs, like {@link decode}.
  *
  * @since 0.1.0
@@ -222,10 +294,10 @@ export const decodeString: <IE = never, Done = unknown>(
  * @since 0.1.0
  * @category guards
  */
-export const isEvent: (output: Output) => output is Event = internal.isEvent
+export const isEvent: <A>(output: Output<A>) => output is Event<A> = internal.isEvent as never
 
 /**
  * @since 0.1.0
  * @category guards
  */
-export const isRetry: (output: Output) => output is Retry = internal.isRetry
+export const isRetry: <A>(output: Output<A>) => output is Retry = internal.isRetry as never

@@ -2,12 +2,27 @@ import { FetchHttpClient, HttpClientRequest, HttpServerRequest } from "@effect/p
 import type { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Context, Effect, Fiber, Layer, Queue, Schedule, Schema, Stream, TestClock } from "effect"
+import {
+  Chunk,
+  Context,
+  Effect,
+  FastCheck as fc,
+  Fiber,
+  Layer,
+  Logger,
+  LogLevel,
+  Queue,
+  Schedule,
+  Schema,
+  Stream,
+  TestClock
+} from "effect"
 import type { Scope } from "effect"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { ChatHub, ChatHubLive, ChatMessage, router as chatRouter } from "../examples/chat.js"
 import { router as timeRouter } from "../examples/time.js"
+import * as LastEventId from "../src/core/lastEventId.js"
 import * as SseClient from "../src/SseClient.js"
 import type * as SseParser from "../src/SseParser.js"
 import { serve } from "./utils/server.js"
@@ -130,6 +145,28 @@ const event = (data: string, lastEventId = "", type = "message"): SseParser.Even
   lastEventId
 })
 
+interface Logged {
+  readonly level: LogLevel.LogLevel
+  readonly message: ReadonlyArray<unknown>
+}
+
+/** A logger that records every log (Debug included) in place of the default one. */
+const recordLogs = () => {
+  const logged: Array<Logged> = []
+  const logger = Logger.make(({ logLevel, message }) => {
+    logged.push({ level: logLevel, message: Array.isArray(message) ? message : [message] })
+  })
+  const layer = Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(LogLevel.All))
+  return { logged, layer, at: (level: LogLevel.LogLevel) => logged.filter((log) => log.level._tag === level._tag) }
+}
+
+/** Fails with a clear message instead of hanging until the test timeout when the client never gets through. */
+const bounded = (server: Script) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.timeoutFail(self, {
+    duration: "10 seconds",
+    onTimeout: () => new Error(`the client is stuck after ${server.requests.length} request(s) reached the server`)
+  })
+
 /**
  * The HttpClients to run against. `fetch` follows redirects itself (so `maxRedirects` does not apply to it), and
  * Node 20's fetch cannot resend a request body on a 307 (undici: "Cannot perform ArrayBuffer.prototype.slice on
@@ -193,6 +230,74 @@ describe.each(clients)("SseClient with %s", (_, client, { fetch }) => {
       const events = yield* collect(SseClient.events(server.origin, fast))
       assert.deepStrictEqual(events, [event("a", "1"), event("b", ""), event("c", "évt-😀")])
       assert.deepStrictEqual(server.requests.map((r) => r.lastEventId), [undefined, "5", undefined, "évt-😀"])
+    }).pipe(Effect.scoped, Effect.provide(client)))
+
+  // Issue item 9: `\x01` is legal in an SSE id, but no HTTP stack sends it in a header. The client used to set the
+  // header anyway, so every reconnection failed inside the HTTP stack before reaching the server, and was retried
+  // forever, logged at Debug.
+  it.live("item 9: after an id no HTTP stack can send, reconnects without Last-Event-ID, warning that it cannot be sent", () =>
+    Effect.gen(function*() {
+      const logs = recordLogs()
+      const server = yield* scripted(sse("id: \x01x\ndata: a\n\n"), sse("data: b\n\n"), noContent)
+      const events = yield* collect(SseClient.events(server.origin, fast)).pipe(
+        Effect.provide(logs.layer),
+        bounded(server)
+      )
+      // The id stays the last event ID (it is legal), and events keep coming.
+      assert.deepStrictEqual(events, [event("a", "\x01x"), event("b", "\x01x")])
+      assert.strictEqual(server.requests.length, 3)
+      for (const seen of server.requests) assert.notProperty(seen.headers, "last-event-id")
+      const warnings = logs.at(LogLevel.Warning)
+      // One before each reconnection.
+      assert.strictEqual(warnings.length, 2)
+      for (const warning of warnings) {
+        const message = String(warning.message[0])
+        assert.include(message, `the last event id ${JSON.stringify("\x01x")} cannot be sent as a Last-Event-ID header`)
+        assert.include(message, server.origin)
+      }
+    }).pipe(Effect.scoped, Effect.provide(client)))
+
+  it.live("leaves out a header that would lose its leading or trailing spaces; inner tabs and UTF-8 are sent", () =>
+    Effect.gen(function*() {
+      const logs = recordLogs()
+      const server = yield* scripted(sse("id:  a \ndata: a\n\n"), sse("id: b\tc é\ndata: b\n\n"), noContent)
+      const events = yield* collect(SseClient.events(server.origin, fast)).pipe(
+        Effect.provide(logs.layer),
+        bounded(server)
+      )
+      assert.deepStrictEqual(events, [event("a", " a "), event("b", "b\tc é")])
+      assert.deepStrictEqual(server.requests.map((r) => r.lastEventId), [undefined, undefined, "b\tc é"])
+      assert.strictEqual(logs.at(LogLevel.Warning).length, 1)
+    }).pipe(Effect.scoped, Effect.provide(client)))
+
+  it.live("reconnects after a network error with a Warning that carries the error; a clean close is no warning", () =>
+    Effect.gen(function*() {
+      const logs = recordLogs()
+      const server = yield* scripted(sseThenBreak("id: 1\ndata: a\n\n"), sse("data: b\n\n"), noContent)
+      const events = yield* collect(SseClient.events(server.origin, fast)).pipe(
+        Effect.provide(logs.layer),
+        bounded(server)
+      )
+      assert.deepStrictEqual(events, [event("a", "1"), event("b", "1")])
+      const warnings = logs.at(LogLevel.Warning)
+      // After the break; not after the clean end of the second response.
+      assert.strictEqual(warnings.length, 1)
+      const [message, ...rest] = warnings[0].message
+      assert.include(String(message), `the connection to ${server.origin}`)
+      assert.include(String(message), "failed; reconnecting in")
+      const cause = rest.find((part) => part instanceof SseClient.SseClientError)
+      assert.instanceOf(cause, SseClient.SseClientError)
+      assert.strictEqual((cause as SseClient.SseClientError).reason, "Transport")
+      assert.isTrue(logs.at(LogLevel.Debug).some((log) => String(log.message[0]).includes("ended the stream")))
+    }).pipe(Effect.scoped, Effect.provide(client)))
+
+  it.live("starts without the header, with a warning, when the lastEventId option cannot be sent", () =>
+    Effect.gen(function*() {
+      const logs = recordLogs()
+      const server = yield* scripted(noContent)
+      yield* collect(SseClient.events(server.origin, { lastEventId: "4\x7f1" })).pipe(Effect.provide(logs.layer))
+      assert.notProperty(server.requests[0].headers, "last-event-id")
+      assert.strictEqual(logs.at(LogLevel.Warning).length, 1)
     }).pipe(Effect.scoped, Effect.provide(client)))
 
   it.live("starts from the lastEventId option", () =>
@@ -414,6 +519,44 @@ describe.each(clients)("SseClient with %s", (_, client, { fetch }) => {
       assert.strictEqual(notJson.reason, "Decode")
       assert.strictEqual(notJson.lastEventId, "8")
     }).pipe(Effect.scoped, Effect.provide(client)))
+})
+
+// -----------------------------------------------------------------------------
+// the Last-Event-ID header
+// -----------------------------------------------------------------------------
+
+describe("SseClient: the Last-Event-ID header", () => {
+  const idText = fc.string({
+    unit: fc.oneof(
+      fc.constantFrom(" ", "\t", "\x01", "\x1f", "\x7f", "\x80", "\xff", "é", "😀", "\uD800", "\uDFFF", "\uFEFF"),
+      fc.string({ unit: "binary", minLength: 1, maxLength: 1 })
+    ),
+    maxLength: 12
+  }).map((id) => id.replace(/[\r\n\0]/g, "")) // what an `id:` line can carry
+
+  /** What RFC 9110 lets a field value be, and what undici's core sends: no control character but tab. */
+  const fieldValue = /^[\x21-\x7e\x80-\xff]([\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?$/
+
+  const sendable = (id: string): boolean =>
+    id !== "" && !/^[ \t]|[ \t]$/.test(id) && !/[\x00-\x08\x0a-\x1f\x7f]/.test(id) &&
+    !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(id)
+
+  it.prop(
+    "an id is sent exactly when every HTTP stack sends it unchanged, and the server reads the same id back",
+    [idText],
+    ([id]) => {
+      const header = LastEventId.encodeHeader(id)
+      assert.strictEqual(header !== undefined, sendable(id), JSON.stringify(id))
+      if (header === undefined) return
+      assert.match(header, fieldValue)
+      // Fetch's own check (undici's Headers): it neither refuses nor trims the value.
+      assert.strictEqual(new Headers([["last-event-id", header]]).get("last-event-id"), header)
+      // A server reads header bytes as latin1, then as UTF-8.
+      assert.strictEqual(Buffer.from(header, "latin1").toString("utf8"), id)
+      assert.strictEqual(LastEventId.decodeHeader(header), id)
+    },
+    { fastCheck: { numRuns: 1000 } }
+  )
 })
 
 // -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import {
   FastCheck as fc,
   Fiber,
   Option,
+  pipe,
   Ref,
   Schedule,
   Stream,
@@ -19,7 +20,7 @@ import {
 import * as SseConnection from "../src/SseConnection.js"
 import * as SseEvent from "../src/SseEvent.js"
 import * as SseResponse from "../src/SseResponse.js"
-import { bodyStream, collectBody, makeLogCapture, runBody, within } from "./utils/inProcess.js"
+import { bodyStream, collectBody, makeLogCapture, runBody, serveBody, within } from "./utils/inProcess.js"
 import { fieldNames, parse } from "./utils/parse.js"
 import * as TestServer from "./utils/server.js"
 import * as SseSocket from "./utils/sseSocket.js"
@@ -32,7 +33,9 @@ const requestWith = (headers: Record<string, string>) =>
 
 /**
  * Upgrades to a connection whose handler registers a finalizer, hands the connection to the test and then
- * waits forever, so that the test decides from outside (like a hub would) what happens to the connection.
+ * waits forever, so that the test decides from outside (like a hub would) what happens to the connection. The
+ * handler starts when the response is served: the response is served to a client that has read `: connected`
+ * and reads nothing more until the test says so (`body.read`).
  */
 const open = (options?: SseConnection.UpgradeOptions) =>
   Effect.gen(function*() {
@@ -44,8 +47,22 @@ const open = (options?: SseConnection.UpgradeOptions) =>
         yield* Deferred.succeed(handed, connection)
         return yield* Effect.never
       }), options)
-    const connection = yield* Deferred.await(handed)
-    return { response, connection, finalizers: Ref.get(finalizers) }
+    const body = yield* serveBody(response)
+    const connection = yield* within(Deferred.await(handed), "the handler to start")
+    return { response, body, connection, finalizers: Ref.get(finalizers) }
+  })
+
+/** As `open`, with a client that reads everything at once. */
+const openRead = (options?: SseConnection.UpgradeOptions) =>
+  Effect.gen(function*() {
+    const handed = yield* Deferred.make<SseConnection.SseConnection>()
+    const response = yield* SseConnection.upgrade(
+      (connection) => Effect.zipRight(Deferred.succeed(handed, connection), Effect.never),
+      options
+    )
+    const body = yield* runBody(response)
+    const connection = yield* within(Deferred.await(handed), "the handler to start")
+    return { body, connection }
   })
 
 const closedWith = (reason: "Closed" | "WriteTimeout") => ({ _tag: "ConnectionClosed", reason })
@@ -64,11 +81,43 @@ describe("SseConnection.upgrade in-process", () => {
       expect(yield* Ref.get(seen)).toEqual([Option.some("evt-41"), Option.none(), Option.none(), Option.none()])
     }))
 
+  it.effect("lastEventId falls back to the lastEventId query parameter when there is no header", () =>
+    Effect.gen(function*() {
+      const seen = yield* Ref.make<Array<Option.Option<string>>>([])
+      const record = SseConnection.upgrade((connection) => Ref.update(seen, (all) => [...all, connection.lastEventId]))
+      const cases = [
+        new Request("http://127.0.0.1/events?lastEventId=evt-7"),
+        new Request("http://127.0.0.1/events?lastEventId=evt-7", { headers: { "last-event-id": "evt-8" } })
+      ]
+      for (const request of cases) {
+        const response = yield* Effect.provideService(
+          record,
+          HttpServerRequest.HttpServerRequest,
+          HttpServerRequest.fromWeb(request)
+        )
+        yield* collectBody(response)
+      }
+      expect(yield* Ref.get(seen)).toEqual([Option.some("evt-7"), Option.some("evt-8")])
+    }))
+
+  it.scoped("the handler starts when the response is served, not when the route builds the response", () =>
+    Effect.gen(function*() {
+      const started = yield* Deferred.make<void>()
+      const response = yield* SseConnection.upgrade(() =>
+        Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)
+      )
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Deferred.isDone(started)).toBe(false)
+      const body = yield* serveBody(response)
+      yield* within(Deferred.await(started), "the handler to start once the response is served")
+      expect(yield* body.text).toBe(connected)
+    }))
+
   it.effect("writes ': connected' first, then what the handler sends, and ends when the handler returns", () =>
     Effect.gen(function*() {
       const response = yield* SseConnection.upgrade((connection) =>
         Effect.gen(function*() {
-          yield* connection.send(SseEvent.make("one").pipe(SseEvent.withId("1")))
+          yield* connection.send(yield* SseEvent.make("one").pipe(SseEvent.withId("1")))
           yield* connection.sendData("two\nlines")
           yield* connection.sendJSON({ n: 3 })
         })
@@ -80,111 +129,131 @@ describe("SseConnection.upgrade in-process", () => {
       )
     }))
 
+  it.effect("the connection's functions work detached from it (point-free, as Stream.runForEach(events, connection.send))", () =>
+    Effect.gen(function*() {
+      const response = yield* SseConnection.upgrade(({ sendData, sendJSON, send }) =>
+        Effect.gen(function*() {
+          yield* Stream.make(SseEvent.make("a"), SseEvent.make("b")).pipe(Stream.runForEach(send))
+          yield* Effect.forEach(["c"], sendData)
+          yield* Effect.forEach([{ d: 1 }], sendJSON)
+        })
+      )
+      expect(yield* collectBody(response)).toBe(`${connected}data: a\n\ndata: b\n\ndata: c\n\ndata: {"d":1}\n\n`)
+    }))
+
   it.effect("the retry option writes 'retry: N' right after ': connected'", () =>
     Effect.gen(function*() {
       const response = yield* SseConnection.upgrade((connection) => connection.sendData("x"), { retry: 1500 })
       expect(yield* collectBody(response)).toBe(`${connected}retry: 1500\n\ndata: x\n\n`)
     }))
 
-  it.effect("data sent before close is still delivered, then the response ends", () =>
+  it.scoped("data sent before close is still delivered, then the response ends", () =>
     Effect.gen(function*() {
-      const { connection, response } = yield* open()
+      const { body, connection } = yield* open()
       yield* connection.sendData("a")
       yield* connection.sendData("b")
       yield* connection.sendData("c")
       yield* connection.close
-      // The body has not been read at all yet: everything sent before the close is still on its way.
-      expect(yield* collectBody(response)).toBe(`${connected}data: a\n\ndata: b\n\ndata: c\n\n`)
+      // The client has read `: connected` and nothing since: everything sent before the close is still on its way.
+      expect(yield* body.readToEnd).toBe(`${connected}data: a\n\ndata: b\n\ndata: c\n\n`)
     }))
 
-  it.effect("send after close fails with ConnectionClosed (Closed) at once, without the clock moving", () =>
+  it.scoped("send after close fails with ConnectionClosed (Closed) at once, without the clock moving", () =>
     Effect.gen(function*() {
-      const { connection, response } = yield* open()
+      const { body, connection } = yield* open()
       yield* connection.sendData("pending")
       yield* connection.close
-      // Data still queued (the body is not read yet) must not make later sends wait.
+      // Data still queued (the client is not reading) must not make later sends wait.
       expect(yield* Effect.flip(connection.send(SseEvent.make("late")))).toMatchObject(closedWith("Closed"))
       expect(yield* Effect.flip(connection.sendData("late"))).toMatchObject(closedWith("Closed"))
       expect(yield* Effect.flip(connection.sendJSON({ late: true }))).toMatchObject(closedWith("Closed"))
       expect(yield* Effect.flip(SseConnection.send(connection, SseEvent.make("late")))).toMatchObject(
         closedWith("Closed")
       )
-      expect(yield* collectBody(response)).toBe(`${connected}data: pending\n\n`)
+      expect(yield* Effect.flip(pipe(connection, SseConnection.send(SseEvent.make("late"))))).toMatchObject(
+        closedWith("Closed")
+      )
+      expect(yield* body.readToEnd).toBe(`${connected}data: pending\n\n`)
       // And once the response has ended.
       expect(yield* Effect.flip(connection.sendData("later"))).toMatchObject(closedWith("Closed"))
     }))
 
-  it.effect("a failed send is an instance of the exported ConnectionClosed class", () =>
+  it.scoped("a failed send is an instance of the exported ConnectionClosed class", () =>
     Effect.gen(function*() {
       const { connection } = yield* open()
-      yield* connection.close
+      yield* SseConnection.close(connection)
       const error = yield* Effect.flip(connection.sendData("late"))
       expect(error).toBeInstanceOf(SseConnection.ConnectionClosed)
+      expect(error[SseConnection.ErrorTypeId]).toBe(SseConnection.ErrorTypeId)
     }))
 
-  it.effect("close is idempotent: the response ends once and the handler's finalizer runs once", () =>
+  it.scoped("close is idempotent: the response ends once and the handler's finalizer runs once", () =>
     Effect.gen(function*() {
-      const { connection, finalizers, response } = yield* open()
+      const { body, connection, finalizers } = yield* open()
       yield* connection.close
       yield* connection.close
-      expect(yield* collectBody(response)).toBe(connected)
+      expect(yield* body.readToEnd).toBe(connected)
       yield* connection.close
       yield* within(connection.done, "done after close")
       expect(yield* finalizers).toBe(1)
     }))
 
-  it.effect("isOpen is true while sends are accepted and false from the moment the connection is closed", () =>
+  it.scoped("isOpen is true while sends are accepted and false from the moment the connection is closed", () =>
     Effect.gen(function*() {
-      const { connection, response } = yield* open()
+      const { body, connection } = yield* open()
       expect(yield* connection.isOpen).toBe(true)
       yield* connection.sendData("pending")
       yield* connection.close
       expect(yield* connection.isOpen).toBe(false)
-      yield* collectBody(response)
+      yield* body.readToEnd
       expect(yield* connection.isOpen).toBe(false)
     }))
 
-  it.effect("isOpen is false after the client left", () =>
+  it.scoped("isOpen is false after the client left", () =>
     Effect.gen(function*() {
-      const { connection, response } = yield* open()
-      const body = yield* runBody(response)
-      yield* TestClock.adjust("0 millis")
-      yield* Fiber.interrupt(body.fiber)
+      const { body, connection } = yield* open()
+      yield* body.leave
       yield* within(connection.done, "done after the client left")
       // Sends are refused now; isOpen must say so.
       expect(yield* Effect.flip(connection.sendData("late"))).toMatchObject(closedWith("Closed"))
       expect(yield* connection.isOpen).toBe(false)
     }))
 
-  it.effect("an invalid event fails send with SseEventError, is never written, and the connection keeps working", () =>
-    Effect.gen(function*() {
-      const { connection, response } = yield* open()
-      const refused = yield* Effect.forEach(
-        [
+  it.scoped(
+    "an invalid field is refused when the event is built, so it is never sent; sendJSON of a value with no JSON form fails with SseEventError; the connection keeps working",
+    () =>
+      Effect.gen(function*() {
+        const { body, connection } = yield* open()
+        const built = [
           SseEvent.make("x").pipe(SseEvent.withId("1\nevent: evil")),
           SseEvent.make("x").pipe(SseEvent.withId("1\0")),
           SseEvent.make("x").pipe(SseEvent.withType("t\r\nid: evil")),
           SseEvent.make("x").pipe(SseEvent.withRetry(-5))
-        ],
-        (event) => Effect.flip(connection.send(event))
-      )
-      expect(refused.map((error) => [error._tag, "reason" in error ? error.reason : undefined])).toEqual([
-        ["SseEventError", "InvalidId"],
-        ["SseEventError", "InvalidId"],
-        ["SseEventError", "InvalidType"],
-        ["SseEventError", "InvalidRetry"]
-      ])
-      const jsonError = yield* Effect.flip(connection.sendJSON(1n))
-      expect(jsonError).toMatchObject({ _tag: "SseEventError", reason: "InvalidData" })
-      expect(yield* connection.isOpen).toBe(true)
-      yield* connection.send(SseEvent.make("fine").pipe(SseEvent.withId("2")))
-      yield* connection.close
-      const body = yield* collectBody(response)
-      expect(body).toBe(`${connected}id: 2\ndata: fine\n\n`)
-      expect(fieldNames(body)).toEqual([":", "", "id", "data", ""])
-    }))
+        ]
+        expect(built.map((event) => Either.isLeft(event) ? [event.left._tag, event.left.reason] : "built")).toEqual([
+          ["SseEventError", "InvalidId"],
+          ["SseEventError", "InvalidId"],
+          ["SseEventError", "InvalidType"],
+          ["SseEventError", "InvalidRetry"]
+        ])
+        // Sending through the Either: the refusal is the failure, and nothing reaches the connection.
+        for (const event of built) {
+          expect(yield* Effect.flip(Effect.flatMap(event, (e) => connection.send(e)))).toMatchObject({
+            _tag: "SseEventError"
+          })
+        }
+        const jsonError = yield* Effect.flip(connection.sendJSON(1n))
+        expect(jsonError).toMatchObject({ _tag: "SseEventError", reason: "InvalidData" })
+        expect(yield* connection.isOpen).toBe(true)
+        yield* connection.send(yield* SseEvent.make("fine").pipe(SseEvent.withId("2")))
+        yield* connection.close
+        const text = yield* body.readToEnd
+        expect(text).toBe(`${connected}id: 2\ndata: fine\n\n`)
+        expect(fieldNames(text)).toEqual([":", "", "id", "data", ""])
+      })
+  )
 
-  it.effect.prop(
+  it.scoped.prop(
     "for any injected id or type, the bytes served contain only the valid events",
     [
       fc.string(),
@@ -194,116 +263,117 @@ describe("SseConnection.upgrade in-process", () => {
     ([rest, breaker, field]) =>
       Effect.gen(function*() {
         const injected = `x${breaker}event: evil${breaker}data: ${rest}`
-        const bad = field === "id" || breaker !== "\0"
-          ? SseEvent.make("bad").pipe(field === "id" ? SseEvent.withId(injected) : SseEvent.withType(injected))
-          : SseEvent.make("bad").pipe(SseEvent.withId(injected))
-        const { connection, response } = yield* open()
+        // NUL is allowed in a type (only CR and LF end it): with NUL the id is the injected field.
+        const bad = field === "id" || breaker === "\0"
+          ? SseEvent.make("bad").pipe(SseEvent.withId(injected))
+          : SseEvent.make("bad").pipe(SseEvent.withType(injected))
+        const { body, connection } = yield* open()
         yield* connection.sendData("before")
-        const error = yield* Effect.flip(connection.send(bad))
+        const error = yield* Effect.flip(Effect.flatMap(bad, (event) => connection.send(event)))
         expect(error._tag).toBe("SseEventError")
         yield* connection.sendData("after")
         yield* connection.close
-        const body = yield* collectBody(response)
-        expect(parse([body]).events.map((event) => event.data)).toEqual(["before", "after"])
-        expect(fieldNames(body).filter((name) => name !== ":" && name !== "")).toEqual(["data", "data"])
+        const text = yield* body.readToEnd
+        expect(parse([text]).events.map((event) => event.data)).toEqual(["before", "after"])
+        expect(fieldNames(text).filter((name) => name !== ":" && name !== "")).toEqual(["data", "data"])
       }),
     { fastCheck: { numRuns: 50 } }
   )
 
-  it.effect("a failing handler is logged and ends the response", () =>
-    Effect.gen(function*() {
-      const logs = makeLogCapture()
+  // The handler runs when the response is served: it logs with the logger of the fiber that serves it.
+  it.effect("a failing handler is logged and ends the response", () => {
+    const logs = makeLogCapture()
+    return Effect.gen(function*() {
       const response = yield* SseConnection.upgrade((connection) =>
         Effect.zipRight(connection.sendData("before"), Effect.fail("boom"))
-      ).pipe(Effect.provide(logs.layer))
+      )
       expect(yield* collectBody(response)).toBe(`${connected}data: before\n\n`)
       const log = logs.lines.join("\n")
       expect(log).toContain("the SSE connection handler failed")
       expect(log).toContain("boom")
-    }))
+    }).pipe(Effect.provide(logs.layer))
+  })
 
-  it.effect("a quiet connection gets a keep-alive at the interval, and sends reset the timer", () =>
+  it.effect("a quiet connection gets a keep-alive at the interval, and a send restarts the quiet period", () =>
     Effect.gen(function*() {
-      const { connection, response } = yield* open({ keepAlive: "10 seconds" })
-      const body = yield* runBody(response)
+      const { body, connection } = yield* openRead({ keepAlive: "10 seconds" })
+      // Quiet from the start, and ticked from the start (no SseServer): the comment comes at the interval exactly.
       yield* TestClock.adjust("9999 millis")
       expect(yield* body.text).toBe(connected)
       yield* TestClock.adjust("1 millis")
       expect(yield* body.text).toBe(connected + keepAlive)
       yield* TestClock.adjust("5 seconds")
       yield* connection.sendData("tick")
+      // Checked once a second: the next comment comes between the interval and the interval + 1 s after the send.
       yield* TestClock.adjust("9999 millis")
       expect(yield* body.text).toBe(`${connected}${keepAlive}data: tick\n\n`)
-      yield* TestClock.adjust("1 millis")
+      yield* TestClock.adjust("1001 millis")
       expect(yield* body.text).toBe(`${connected}${keepAlive}data: tick\n\n${keepAlive}`)
     }))
 
   it.effect("keepAlive: false: a quiet connection gets nothing but ': connected'", () =>
     Effect.gen(function*() {
-      const { response } = yield* open({ keepAlive: false })
-      const body = yield* runBody(response)
+      const { body } = yield* openRead({ keepAlive: false })
       yield* TestClock.adjust("1 hour")
       expect(yield* body.text).toBe(connected)
     }))
 })
 
 describe("SseConnection backpressure in-process (TestClock)", () => {
-  it.effect("a send waiting for room resumes as soon as the client reads", () =>
+  it.scoped("a send waiting for room resumes as soon as the client reads", () =>
     Effect.gen(function*() {
-      // `: connected` (13 bytes) leaves room under the 20-byte high-water mark for one more write, not two.
-      const { connection, response } = yield* open({ highWaterMark: 20, writeTimeout: "1 second" })
+      // The client has taken `: connected`: one 12-byte write fits under the 10-byte high-water mark (nothing is
+      // waiting), the next one waits.
+      const { body, connection } = yield* open({ highWaterMark: 10, writeTimeout: "1 second" })
       yield* connection.sendData("fits")
       const waiting = yield* Effect.fork(connection.sendData("waits"))
       yield* TestClock.adjust("500 millis")
       expect(yield* Fiber.poll(waiting)).toEqual(Option.none())
-      const body = yield* runBody(response)
+      expect(yield* body.read).toBe(true)
       expect(yield* within(Fiber.join(waiting), "the waiting send")).toBeUndefined()
       yield* connection.close
-      yield* within(Fiber.join(body.fiber), "the body to end after close")
-      expect(yield* body.text).toBe(`${connected}data: fits\n\ndata: waits\n\n`)
+      expect(yield* body.readToEnd).toBe(`${connected}data: fits\n\ndata: waits\n\n`)
     }))
 
-  it.effect("a send waiting for room fails with Closed as soon as the client leaves, not at the write timeout", () =>
+  it.scoped("a send waiting for room fails with Closed as soon as the client leaves, not at the write timeout", () =>
     Effect.gen(function*() {
-      // Two 24-byte writes fit under the 40-byte high-water mark once `: connected` was taken; a third waits.
-      const { connection, response } = yield* open({ highWaterMark: 40, writeTimeout: "10 seconds" })
-      // A client that took the first write and then stopped reading (as a socket whose buffers are full).
-      const firstWrite = yield* Deferred.make<void>()
-      const client = yield* bodyStream(response).pipe(
-        Stream.runForEach(() => Effect.zipRight(Deferred.succeed(firstWrite, undefined), Effect.never)),
-        Effect.forkDaemon
-      )
-      yield* Deferred.await(firstWrite)
+      // Two 24-byte writes fit under the 40-byte high-water mark; a third waits.
+      const { body, connection } = yield* open({ highWaterMark: 40, writeTimeout: "10 seconds" })
       yield* connection.sendData("fills the buffer")
       yield* connection.sendData("fills the buffer")
       const waiting = yield* Effect.fork(Effect.either(connection.sendData("waits")))
       yield* TestClock.adjust("1 second")
       expect(yield* Fiber.poll(waiting)).toEqual(Option.none())
       // The client leaves.
-      yield* Fiber.interruptFork(client)
+      yield* body.leave
       yield* within(connection.done, "done after the client left")
       const result = yield* within(Fiber.join(waiting), "the waiting send to fail once the connection is closed")
       expect(Either.flip(result)).toEqual(Either.right(expect.objectContaining(closedWith("Closed"))))
     }))
 
-  it.effect("a client that never reads makes send fail with WriteTimeout at writeTimeout, not before, and closes the connection", () =>
-    Effect.gen(function*() {
-      // `: connected` (13 bytes) and "fits" (12) reach the 20-byte high-water mark: the next send waits.
-      const { connection, finalizers } = yield* open({ highWaterMark: 20, writeTimeout: "1 second" })
-      yield* connection.sendData("fits")
-      const waiting = yield* Effect.fork(Effect.either(connection.sendData("waits")))
-      yield* TestClock.adjust("999 millis")
-      expect(yield* Fiber.poll(waiting)).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
-      const result = yield* within(Fiber.join(waiting), "the waiting send")
-      expect(Either.flip(result)).toEqual(Either.right(expect.objectContaining(closedWith("WriteTimeout"))))
-      yield* within(connection.done, "done after the write timeout")
-      expect(yield* finalizers).toBe(1)
-      expect(yield* Effect.flip(connection.sendData("later"))).toMatchObject(closedWith("Closed"))
-      expect(yield* connection.isOpen).toBe(false)
-    }))
+  it.scoped(
+    "a client that stops reading makes a waiting send fail with WriteTimeout, not before writeTimeout, and closes the connection",
+    () =>
+      Effect.gen(function*() {
+        // The client takes `: connected` and nothing more: "fits" stays waiting, and the next send waits for room.
+        const { connection, finalizers } = yield* open({ highWaterMark: 10, writeTimeout: "1 second" })
+        yield* connection.sendData("fits")
+        const waiting = yield* Effect.fork(Effect.either(connection.sendData("waits")))
+        yield* TestClock.adjust("999 millis")
+        expect(yield* Fiber.poll(waiting)).toEqual(Option.none())
+        // The stall rule is checked once a second: the client is dropped within a second after writeTimeout.
+        yield* TestClock.adjust("1001 millis")
+        const result = yield* within(Fiber.join(waiting), "the waiting send")
+        expect(Either.flip(result)).toEqual(Either.right(expect.objectContaining(closedWith("WriteTimeout"))))
+        yield* within(connection.done, "done after the write timeout")
+        expect(yield* finalizers).toBe(1)
+        // A later send is refused at once, with the reason the connection was closed.
+        expect(yield* Effect.flip(connection.sendData("later"))).toMatchObject(closedWith("WriteTimeout"))
+        expect(yield* connection.isOpen).toBe(false)
+      })
+  )
 
-  it.effect("close flushes queued data, but a client that never reads is dropped after writeTimeout", () =>
+  it.scoped("close flushes queued data, but a client that never reads is dropped after writeTimeout", () =>
     Effect.gen(function*() {
       const { connection, finalizers } = yield* open({ writeTimeout: "2 seconds" })
       yield* connection.sendData("queued")
@@ -312,7 +382,8 @@ describe("SseConnection backpressure in-process (TestClock)", () => {
       yield* TestClock.adjust("1999 millis")
       expect(yield* Fiber.poll(done)).toEqual(Option.none())
       expect(yield* finalizers).toBe(0)
-      yield* TestClock.adjust("1 millis")
+      // Nothing new is written, and the client still takes nothing: it is dropped within a second after writeTimeout.
+      yield* TestClock.adjust("1001 millis")
       yield* within(Fiber.join(done), "done after the flush timed out")
       expect(yield* finalizers).toBe(1)
     }))
@@ -323,41 +394,46 @@ describe("SseConnection: whatever ends the connection, done completes and the ha
     readonly name: string
     readonly options?: SseConnection.UpgradeOptions
     readonly handler: (connection: SseConnection.SseConnection) => Effect.Effect<void, string>
-    readonly readBody: boolean
+    /** Whether the client reads the whole body; otherwise it takes `: connected` and nothing more. */
+    readonly reads: boolean
+    /** Why a send after the end is refused: the reason the connection was closed. */
+    readonly lateReason?: "WriteTimeout"
     readonly end: (
       connection: SseConnection.SseConnection,
       body: Fiber.RuntimeFiber<unknown> | undefined
     ) => Effect.Effect<void>
   }> = [
-    { name: "close", handler: () => Effect.never, readBody: true, end: (connection) => connection.close },
+    { name: "close", handler: () => Effect.never, reads: true, end: (connection) => connection.close },
     {
       name: "the handler returning",
       handler: (c) => c.sendData("bye").pipe(Effect.orDie),
-      readBody: true,
+      reads: true,
       end: () => Effect.void
     },
-    { name: "the handler failing", handler: () => Effect.fail("boom"), readBody: true, end: () => Effect.void },
-    { name: "the handler dying", handler: () => Effect.dieMessage("kaput"), readBody: true, end: () => Effect.void },
+    { name: "the handler failing", handler: () => Effect.fail("boom"), reads: true, end: () => Effect.void },
+    { name: "the handler dying", handler: () => Effect.dieMessage("kaput"), reads: true, end: () => Effect.void },
     {
       name: "the client leaving",
       handler: () => Effect.never,
-      readBody: true,
+      reads: true,
       end: (_, body) => (body === undefined ? Effect.void : Fiber.interrupt(body))
     },
     {
       name: "a write timeout",
-      // `: connected` alone fills a 1-byte high-water mark: the send waits from the start.
+      // A 1-byte high-water mark: the first send is taken into the queue, the second waits for a client that
+      // does not read. The stall rule drops it within a second after writeTimeout.
       options: { highWaterMark: 1, writeTimeout: "1 second" },
-      handler: (c) => Effect.ignore(c.sendData("stuck")),
-      readBody: false,
-      end: () => TestClock.adjust("1 second")
+      handler: (c) => Effect.ignore(Effect.zipRight(c.sendData("waiting"), c.sendData("stuck"))),
+      reads: false,
+      lateReason: "WriteTimeout",
+      end: () => TestClock.adjust("2 seconds")
     }
   ]
 
-  for (const { end, handler, name, options, readBody } of ends) {
-    it.effect(name, () =>
-      Effect.gen(function*() {
-        const logs = makeLogCapture()
+  for (const { end, handler, lateReason, name, options, reads } of ends) {
+    it.scoped(name, () => {
+      const logs = makeLogCapture()
+      return Effect.gen(function*() {
         const finalizers = yield* Ref.make(0)
         const handed = yield* Deferred.make<SseConnection.SseConnection>()
         const response = yield* SseConnection.upgrade((connection) =>
@@ -365,11 +441,13 @@ describe("SseConnection: whatever ends the connection, done completes and the ha
             yield* Effect.addFinalizer(() => Ref.update(finalizers, (n) => n + 1))
             yield* Deferred.succeed(handed, connection)
             yield* handler(connection)
-          }), options).pipe(Effect.provide(logs.layer))
-        const connection = yield* Deferred.await(handed)
-        const body = readBody
+          }), options)
+        // The handler starts when the response is served.
+        const body = reads
           ? yield* bodyStream(response).pipe(Stream.runDrain, Effect.exit, Effect.forkDaemon)
           : undefined
+        if (!reads) yield* serveBody(response)
+        const connection = yield* within(Deferred.await(handed), "the handler to start")
         yield* TestClock.adjust("0 millis")
         yield* end(connection, body)
         yield* within(connection.done, `done after ${name}`)
@@ -385,8 +463,9 @@ describe("SseConnection: whatever ends the connection, done completes and the ha
         if (body !== undefined) yield* Fiber.interrupt(body)
         yield* TestClock.adjust("1 minute")
         expect(yield* Ref.get(finalizers)).toBe(1)
-        expect(yield* Effect.flip(connection.sendData("late"))).toMatchObject(closedWith("Closed"))
-      }))
+        expect(yield* Effect.flip(connection.sendData("late"))).toMatchObject(closedWith(lateReason ?? "Closed"))
+      }).pipe(Effect.provide(logs.layer))
+    })
   }
 })
 
@@ -471,8 +550,9 @@ describe("SseConnection over a real socket", () => {
         SseConnection.upgrade((connection) =>
           Effect.gen(function*() {
             yield* connection.sendData("before")
+            // Refused where the event is built: the send never happens.
             const error = yield* Effect.flip(
-              connection.send(SseEvent.make("x").pipe(SseEvent.withId("1\nevent: evil")))
+              Effect.flatMap(SseEvent.make("x").pipe(SseEvent.withId("1\nevent: evil")), (e) => connection.send(e))
             )
             yield* Deferred.succeed(refused, error)
             yield* connection.sendData("after")
@@ -486,46 +566,51 @@ describe("SseConnection over a real socket", () => {
       expect(yield* Deferred.await(refused)).toMatchObject({ _tag: "SseEventError", reason: "InvalidId" })
     }).pipe(Effect.scoped))
 
-  it.live(
-    "a client that stops reading makes send fail with WriteTimeout (socket backpressure), and is dropped",
-    () =>
-      Effect.gen(function*() {
-        // 256 KiB per event: the socket buffers fill after a few MB, then the bounded buffer, then send waits.
-        const big = SseEvent.make("x".repeat(256 * 1024))
-        const outcome = yield* Deferred.make<{ readonly sent: number; readonly error: unknown }>()
-        const done = yield* Deferred.make<void>()
-        const finalized = yield* Deferred.make<void>()
-        const app = HttpRouter.empty.pipe(HttpRouter.get(
-          "/events",
-          SseConnection.upgrade((connection) =>
-            Effect.gen(function*() {
-              yield* Effect.addFinalizer(() => Deferred.succeed(finalized, undefined))
-              yield* Effect.forkDaemon(Effect.zipRight(connection.done, Deferred.succeed(done, undefined)))
-              // Bounded: 1000 events would be 256 MB, far more than any socket buffers.
-              for (let sent = 0; sent < 1000; sent++) {
-                const result = yield* Effect.either(connection.send(big))
-                if (Either.isLeft(result)) return yield* Deferred.succeed(outcome, { sent, error: result.left })
-              }
-              yield* Deferred.succeed(outcome, { sent: 1000, error: undefined })
-            }), { writeTimeout: "300 millis" })
-        ))
-        const server = yield* TestServer.serve(app)
-        const client = yield* SseSocket.connect(server.port)
-        yield* client.readUntil(connected)
-        client.socket.pause()
-        const { error, sent } = yield* Deferred.await(outcome).pipe(Effect.timeout("10 seconds"))
-        expect(error).toMatchObject(closedWith("WriteTimeout"))
-        // Some events went into the socket buffers before the client's window closed; far from all 1000.
-        expect(sent).toBeGreaterThan(0)
-        expect(sent).toBeLessThan(1000)
-        yield* Deferred.await(done).pipe(Effect.timeout("5 seconds"))
-        yield* Deferred.await(finalized).pipe(Effect.timeout("5 seconds"))
-        // The server drops the socket rather than keeping the unsent bytes for a client that does not read.
-        client.socket.resume()
-        expect(yield* client.awaitEnd("5 seconds")).toBe("close")
-        expect(yield* TestServer.connectionCount(server.node)).toBe(0)
-      }).pipe(Effect.scoped)
-  )
+  for (const server of ["NodeHttpServer", "NodeHttpServer without SseServer", "SseNode"] as const) {
+    it.live(
+      `a client that stops reading makes send fail with WriteTimeout (socket backpressure), and its socket is dropped (${server})`,
+      () =>
+        Effect.gen(function*() {
+          // 256 KiB per event: the socket buffers fill after a few MB, then the bounded buffer, then send waits.
+          const big = SseEvent.make("x".repeat(256 * 1024))
+          const handed = yield* Deferred.make<SseConnection.SseConnection>()
+          const finalized = yield* Deferred.make<void>()
+          const app = HttpRouter.empty.pipe(HttpRouter.get(
+            "/events",
+            SseConnection.upgrade((connection) =>
+              Effect.gen(function*() {
+                yield* Effect.addFinalizer(() => Deferred.succeed(finalized, undefined))
+                yield* Deferred.succeed(handed, connection)
+                return yield* Effect.never
+              }), { writeTimeout: "300 millis" })
+          ))
+          const testServer = yield* TestServer.serve(app, { server })
+          const client = yield* SseSocket.connect(testServer.port)
+          yield* client.readUntil(connected)
+          client.socket.pause()
+          // The sends come from outside the handler (as a hub's do): dropping the client interrupts the handler.
+          const connection = yield* Deferred.await(handed)
+          let sent = 0
+          let error: unknown = undefined
+          // Bounded: 1000 events would be 256 MB, far more than any socket buffers.
+          for (; sent < 1000 && error === undefined; sent++) {
+            const result = yield* Effect.either(connection.send(big)).pipe(Effect.timeout("10 seconds"))
+            if (Either.isLeft(result)) error = result.left
+          }
+          expect(error).toMatchObject(closedWith("WriteTimeout"))
+          // Some events went into the socket buffers before the client's window closed; far from all 1000.
+          expect(sent).toBeGreaterThan(1)
+          expect(sent).toBeLessThan(1000)
+          yield* connection.done.pipe(Effect.timeout("5 seconds"))
+          yield* Deferred.await(finalized).pipe(Effect.timeout("5 seconds"))
+          // The server drops the socket rather than keeping the unsent bytes for a client that does not read.
+          client.socket.resume()
+          expect(yield* client.awaitEnd("5 seconds")).toBe("close")
+          yield* testServer.awaitNoSockets
+          expect(yield* TestServer.connectionCount(testServer.node)).toBe(0)
+        }).pipe(Effect.scoped)
+    )
+  }
 })
 
 describe("no leaked fibers, connections or listeners", () => {

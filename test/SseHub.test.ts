@@ -1,17 +1,21 @@
 /**
- * The hub's laws, in-process: no sockets, the TestClock drives time, fast-check drives the interleavings.
+ * The hub's laws, in-process: no sockets, the TestClock drives time, fast-check drives the interleavings. Hubs
+ * run on the in-memory backend (`SseHubBackend.layerMemory`); served clients are read from their response body,
+ * or written to a recording `Writer` where a test looks at the very byte arrays a client is sent.
  */
-import { HttpServerRequest } from "@effect/platform"
+import { HttpServerRequest, HttpServerRespondable, HttpServerResponse } from "@effect/platform"
 import { describe, expect, it, vi } from "@effect/vitest"
 import {
   Cause,
   Context,
   Effect,
+  Either,
   Exit,
   FastCheck as fc,
   Fiber,
   Layer,
   Option,
+  pipe,
   Scheduler,
   Schema,
   Scope,
@@ -20,6 +24,7 @@ import {
 } from "effect"
 import * as SseEvent from "../src/SseEvent.js"
 import * as SseHub from "../src/SseHub.js"
+import * as SseHubBackend from "../src/SseHubBackend.js"
 import {
   awaitClients,
   collect,
@@ -29,12 +34,16 @@ import {
   eventually,
   hubMetric,
   hubMetrics,
+  onMemory,
   range,
+  RecordingWriter,
   serveInProcess,
+  serveOnWriter,
   withRecordedSpans,
   yieldTimes
 } from "./utils/hub.js"
-import { collectBody, within } from "./utils/inProcess.js"
+import type { collectBody } from "./utils/inProcess.js"
+import { within } from "./utils/inProcess.js"
 
 let hubCount = 0
 /** Metrics are global and tagged by hub name: every test gets its own hub name. */
@@ -42,7 +51,20 @@ const uniqueName = (label: string) => `${label}-${++hubCount}`
 
 /** A hub of strings, each the data of one event. Keep-alive is off unless a test is about it. */
 const stringHub = (options: SseHub.Options.Common<string> = {}) =>
-  SseHub.make<string>({ encode: (text) => SseEvent.make(text), keepAlive: false, ...options })
+  onMemory(SseHub.make<string>({ encode: (text) => SseEvent.make(text), keepAlive: false, ...options }))
+
+interface Note {
+  readonly id: string
+  readonly text: string
+}
+
+/** A hub whose messages may carry their own id (the empty id: the backend's next one). */
+const ownIdHub = (options: SseHub.Options.Common<Note> = {}) =>
+  onMemory(SseHub.make<Note>({
+    encode: ({ id, text }) => id === "" ? SseEvent.make(text) : SseEvent.make(text).pipe(SseEvent.withId(id)),
+    keepAlive: false,
+    ...options
+  }))
 
 /** Subscribes now and reads everything, in a fiber of the current scope. */
 const subscribed = <A>(hub: SseHub.SseHub<A>, options?: SseHub.SubscribeOptions) =>
@@ -50,10 +72,62 @@ const subscribed = <A>(hub: SseHub.SseHub<A>, options?: SseHub.SubscribeOptions)
 
 const idsOf = (events: ReadonlyArray<{ readonly id?: string | undefined }>) => events.map((e) => e.id)
 const dataOf = (events: ReadonlyArray<{ readonly data?: string | undefined }>) => events.map((e) => e.data)
+const welcome = (text: string) => Either.getOrThrow(SseEvent.make(text).pipe(SseEvent.withType("welcome")))
+
+/** An event as a client sees it, whatever the path: a subscribe stream's `SseEvent`, or a served body's message. */
+interface Seen {
+  readonly id: string | undefined
+  readonly type: string | undefined
+  readonly data: string | undefined
+}
 
 /** An event as a short string: `lost:<id>` for the lost marker, else its id. */
-const show = (event: SseEvent.SseEvent): string =>
+const show = (event: Seen): string =>
   event.type === "lost" ? `lost:${(JSON.parse(event.data ?? "") as { lastEventId: string }).lastEventId}` : event.id!
+
+/** A client of the hub, on one of the two paths to it. */
+interface Client {
+  /** Waits until `n` events arrived; returns everything so far. */
+  readonly atLeast: (n: number) => Effect.Effect<ReadonlyArray<Seen>, Error>
+  readonly items: () => ReadonlyArray<Seen>
+  /** Waits until it ended (the hub shut down). */
+  readonly exit: Effect.Effect<Exit.Exit<void, unknown>, Error>
+}
+
+/** The two ways to follow a hub: a `subscribe` stream, and a client served in-process (`Last-Event-ID` header). */
+const paths: ReadonlyArray<{
+  readonly name: string
+  readonly connect: <A>(
+    hub: SseHub.SseHub<A>,
+    lastEventId: Option.Option<string>
+  ) => Effect.Effect<Client, SseHub.HubClosed | SseHub.HubUnavailable, Scope.Scope>
+}> = [
+  {
+    name: "subscribe stream",
+    connect: (hub, lastEventId) =>
+      Effect.map(subscribed(hub, { lastEventId }), (c) => ({
+        atLeast: (n) => c.atLeast(n),
+        items: () => c.items,
+        exit: c.exit
+      }))
+  },
+  {
+    name: "served client",
+    connect: (hub, lastEventId) =>
+      serveInProcess(
+        hub,
+        eventsRequest({ headers: Option.isSome(lastEventId) ? { "last-event-id": lastEventId.value } : {} })
+      ).pipe(
+        // The stream starts when its body is read: after its ': connected', the client is registered.
+        Effect.tap((c) => Effect.orDie(eventually(() => c.chunks.length > 0, "': connected'"))),
+        Effect.map((c): Client => {
+          const seen = (): ReadonlyArray<Seen> =>
+            eventsOf(c.received.items).map((e) => ({ id: e.id, type: e.event, data: e.data }))
+          return { atLeast: (n) => Effect.map(c.events(n), seen), items: seen, exit: c.received.exit }
+        })
+      )
+  }
+]
 
 const Message = Schema.Struct({ user: Schema.String, text: Schema.String })
 type Message = typeof Message.Type
@@ -61,7 +135,7 @@ type Message = typeof Message.Type
 class ChatHub extends Context.Tag("test/ChatHub")<ChatHub, SseHub.SseHub<Message>>() {}
 
 describe("SseHub: a hub of typed messages, as a service", () => {
-  it.scoped("is declared as a Context.Tag and provided by SseHub.layer; a Schema makes each message a JSON event", () =>
+  it.scoped("is declared as a Context.Tag and provided by SseHub.layer on a backend; a Schema makes each message a JSON event", () =>
     Effect.gen(function*() {
       const name = uniqueName("service")
       const { event, hubName, id } = yield* Effect.gen(function*() {
@@ -70,21 +144,45 @@ describe("SseHub: a hub of typed messages, as a service", () => {
         const id = yield* hub.publish({ user: "ann", text: "hi" })
         const [event] = yield* events.atLeast(1)
         return { event, hubName: hub.name, id }
-      }).pipe(Effect.provide(SseHub.layer(ChatHub, { name, schema: Message, eventType: "message", keepAlive: false })))
+      }).pipe(Effect.provide(
+        SseHub.layer(ChatHub, { name, schema: Message, eventType: "message", keepAlive: false }).pipe(
+          Layer.provide(SseHubBackend.layerMemory)
+        )
+      ))
       expect(hubName).toBe(name)
       expect(event.type).toBe("message")
       expect(event.id).toBe(id)
       expect(JSON.parse(event.data!)).toEqual({ user: "ann", text: "hi" })
     }))
 
+  it.scoped("the dual accessors publish, publishAll, subscribe and serve work data-first and data-last", () =>
+    Effect.gen(function*() {
+      const hub = yield* stringHub()
+      const events = yield* Effect.flatMap(SseHub.subscribe(hub), (stream) => collect(stream))
+      const viaPipe = yield* Effect.flatMap(Effect.succeed(hub), SseHub.subscribe({ topics: ["t"] }))
+      const piped = yield* collect(viaPipe)
+      const a = yield* SseHub.publish(hub, "a", { topics: ["t"] })
+      const b = yield* pipe(hub, SseHub.publish("b"))
+      const [c, d] = yield* SseHub.publishAll(hub, ["c", "d"])
+      const [e] = yield* pipe(hub, SseHub.publishAll(["e"], { topics: ["other"] }))
+      expect(idsOf(yield* events.atLeast(5))).toEqual([a, b, c, d, e])
+      expect(idsOf(yield* piped.atLeast(4))).toEqual([a, b, c, d])
+      const served = yield* Effect.provideService(
+        Effect.flatMap(Effect.succeed(hub), SseHub.serve()),
+        HttpServerRequest.HttpServerRequest,
+        eventsRequest()
+      )
+      expect(served.headers["content-type"]).toMatch(/^text\/event-stream/)
+    }))
+
   it.scoped("the data is the JSON of the Schema's encoded side; eventType may be a function of the message", () =>
     Effect.gen(function*() {
       const Reading = Schema.Struct({ sensor: Schema.String, at: Schema.Date })
-      const hub = yield* SseHub.make({
+      const hub = yield* onMemory(SseHub.make({
         schema: Reading,
         eventType: (reading) => reading.sensor === "alarm" ? "alarm" : "reading",
         keepAlive: false
-      })
+      }))
       const events = yield* subscribed(hub)
       yield* hub.publish({ sensor: "t1", at: new Date(0) })
       yield* hub.publish({ sensor: "alarm", at: new Date(1000) })
@@ -96,7 +194,7 @@ describe("SseHub: a hub of typed messages, as a service", () => {
 
   it.scoped("a message the Schema cannot encode fails publish with SseEventError and reaches nobody", () =>
     Effect.gen(function*() {
-      const hub = yield* SseHub.make({ schema: Schema.Struct({ at: Schema.Date }), keepAlive: false })
+      const hub = yield* onMemory(SseHub.make({ schema: Schema.Struct({ at: Schema.Date }), keepAlive: false }))
       const events = yield* subscribed(hub)
       const error = yield* Effect.flip(hub.publish({ at: new Date(Number.NaN) }))
       expect(error._tag).toBe("SseEventError")
@@ -131,10 +229,10 @@ describe("SseHub ids", () => {
 
   it.scoped("an event that carries its own id keeps it; an empty id is replaced by the hub's", () =>
     Effect.gen(function*() {
-      const hub = yield* SseHub.make<{ readonly id: string; readonly text: string }>({
+      const hub = yield* onMemory(SseHub.make<Note>({
         encode: ({ id, text }) => SseEvent.make(text).pipe(SseEvent.withId(id)),
         keepAlive: false
-      })
+      }))
       const events = yield* subscribed(hub)
       const own = yield* hub.publish({ id: "order-17", text: "a" })
       const assigned = yield* hub.publish({ id: "", text: "b" })
@@ -145,10 +243,7 @@ describe("SseHub ids", () => {
 
   it.scoped("an event the encoder refuses (an id with a line break) fails publish and publishAll; nothing is sent", () =>
     Effect.gen(function*() {
-      const hub = yield* SseHub.make<{ readonly id: string; readonly text: string }>({
-        encode: ({ id, text }) => SseEvent.make(text).pipe(SseEvent.withId(id)),
-        keepAlive: false
-      })
+      const hub = yield* ownIdHub()
       const events = yield* subscribed(hub)
       const one = yield* Effect.flip(hub.publish({ id: "x\nevent: evil", text: "bad" }))
       expect(one._tag).toBe("SseEventError")
@@ -160,16 +255,116 @@ describe("SseHub ids", () => {
       expect(dataOf(events.items)).toEqual(["after"])
     }))
 
+  it.scoped("an id already in the history is refused with PublishRejected (DuplicateId, naming it); nothing of that publish is stored or delivered", () =>
+    Effect.gen(function*() {
+      const name = uniqueName("duplicate")
+      const hub = yield* ownIdHub({ name })
+      const events = yield* subscribed(hub)
+      yield* hub.publish({ id: "order-1", text: "a" })
+      const again = yield* Effect.flip(hub.publish({ id: "order-1", text: "a, again" }))
+      expect(again).toBeInstanceOf(SseHub.PublishRejected)
+      expect(again).toMatchObject({ _tag: "PublishRejected", reason: "DuplicateId", hub: name, id: "order-1" })
+      expect(again.message).toContain(`"order-1"`)
+      expect(again.message).toContain(name)
+      // a batch with a fresh id and a taken one: refused as a whole
+      const batch = yield* Effect.flip(hub.publishAll([{ id: "order-2", text: "b" }, { id: "order-1", text: "x" }]))
+      expect(batch).toMatchObject({ _tag: "PublishRejected", reason: "DuplicateId", id: "order-1" })
+      // an id repeated inside one publishAll, though in no history yet
+      const inner = yield* Effect.flip(hub.publishAll([{ id: "order-3", text: "c" }, { id: "order-3", text: "y" }]))
+      expect(inner).toMatchObject({ _tag: "PublishRejected", reason: "DuplicateId", id: "order-3" })
+      // neither order-2 nor order-3 was stored: both can be published now
+      expect(yield* hub.publishAll([{ id: "order-2", text: "b" }, { id: "order-3", text: "c" }])).toEqual([
+        "order-2",
+        "order-3"
+      ])
+      const auto = yield* hub.publish({ id: "", text: "d" })
+      yield* events.atLeast(4)
+      expect(idsOf(events.items)).toEqual(["order-1", "order-2", "order-3", auto])
+      expect(dataOf(events.items)).toEqual(["a", "b", "c", "d"])
+      expect(yield* hubMetric("sse_hub_events_published", name)).toBe(4)
+      // resumption from any of them stays exact
+      for (const [k, id] of ["order-1", "order-2", "order-3"].entries()) {
+        const resumed = yield* subscribed(hub, { lastEventId: Option.some(id) })
+        expect(idsOf(yield* resumed.atLeast(3 - k))).toEqual(["order-2", "order-3", auto].slice(k))
+      }
+    }))
+
+  const given = fc.oneof(
+    fc.constant(""), // the backend's next id
+    fc.integer({ min: 1, max: 25 }).map(String), // ids that the backend's own numbering reaches too
+    fc.constantFrom("a", "b", "c")
+  )
+
+  it.effect.prop(
+    "whatever the mix of given, numbered and refused ids, every accepted id is resumed from exactly",
+    { publishes: fc.array(fc.array(given, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 20 }) },
+    ({ publishes }) =>
+      Effect.scoped(Effect.gen(function*() {
+        const hub = yield* ownIdHub()
+        const witness = yield* subscribed(hub)
+        const accepted: Array<string> = []
+        for (const [p, ids] of publishes.entries()) {
+          const notes = ids.map((id, i) => ({ id, text: `p${p}-${i}` }))
+          const exit = yield* Effect.exit(hub.publishAll(notes))
+          const given = ids.filter((id) => id !== "")
+          const refused = given.some((id, i) => accepted.includes(id) || given.indexOf(id) !== i)
+          if (refused) {
+            expect(exit).toEqual(Exit.fail(expect.objectContaining({ _tag: "PublishRejected", reason: "DuplicateId" })))
+          } else {
+            expect(Exit.isSuccess(exit)).toBe(true)
+            const returned = Exit.isSuccess(exit) ? exit.value : []
+            ids.forEach((id, i) => id !== "" && expect(returned[i]).toBe(id))
+            expect(returned.some((id) => accepted.includes(id))).toBe(false)
+            accepted.push(...returned)
+          }
+        }
+        expect(idsOf(yield* witness.atLeast(accepted.length))).toEqual(accepted)
+        const resumed = yield* Effect.forEach(accepted, (id) => subscribed(hub, { lastEventId: Option.some(id) }))
+        const live = yield* hub.publish({ id: "", text: "live" })
+        for (const [k, client] of resumed.entries()) {
+          expect(idsOf(yield* client.atLeast(accepted.length - k))).toEqual([...accepted.slice(k + 1), live])
+        }
+      })),
+    { fastCheck: { numRuns: 200 } }
+  )
+
+  it.scoped("Options.id takes the id from the message (a Schema hub); it is checked like withId and refused when taken", () =>
+    Effect.gen(function*() {
+      const Order = Schema.Struct({ id: Schema.String, item: Schema.String })
+      const hub = yield* onMemory(
+        SseHub.make({ schema: Order, id: (order) => order.id, eventType: "order", keepAlive: false })
+      )
+      const events = yield* subscribed(hub)
+      expect(yield* hub.publish({ id: "o-1", item: "tea" })).toBe("o-1")
+      const [first] = yield* events.atLeast(1)
+      expect({ id: first.id, type: first.type, data: JSON.parse(first.data!) }).toEqual({
+        id: "o-1",
+        type: "order",
+        data: { id: "o-1", item: "tea" }
+      })
+      const taken = yield* Effect.flip(hub.publish({ id: "o-1", item: "more tea" }))
+      expect(taken).toMatchObject({ _tag: "PublishRejected", reason: "DuplicateId", id: "o-1" })
+      const broken = yield* Effect.flip(hub.publish({ id: "o-2\nevent: evil", item: "cake" }))
+      expect(broken).toBeInstanceOf(SseEvent.SseEventError)
+      expect(broken).toMatchObject({ _tag: "SseEventError", reason: "InvalidId", value: "o-2\nevent: evil" })
+      const inBatch = yield* Effect.flip(hub.publishAll([{ id: "o-3", item: "scone" }, { id: "o-4\r", item: "jam" }]))
+      expect(inBatch).toMatchObject({ _tag: "SseEventError", reason: "InvalidId" })
+      expect(yield* hub.publishAll([{ id: "o-3", item: "scone" }, { id: "o-4", item: "jam" }])).toEqual(["o-3", "o-4"])
+      expect(idsOf(yield* events.atLeast(3))).toEqual(["o-1", "o-3", "o-4"])
+      const resumed = yield* subscribed(hub, { lastEventId: Option.some("o-1") })
+      expect(idsOf(yield* resumed.atLeast(2))).toEqual(["o-3", "o-4"])
+    }))
+
   it.scoped("each event is encoded once per publish, however many clients: served clients get the very same bytes", () =>
     Effect.gen(function*() {
       let encoderCalls = 0
-      const hub = yield* SseHub.make<string>({
+      const hub = yield* onMemory(SseHub.make<string>({
         encode: (text) => {
           encoderCalls++
           return SseEvent.make(text)
         },
         keepAlive: false
-      })
+      }))
       const served = yield* Effect.forEach(range(10), () => serveInProcess(hub))
       const streams = yield* Effect.forEach(range(3), () => subscribed(hub))
       // every served client has taken its ": connected" first, so the next chunk is the event alone
@@ -192,6 +387,56 @@ describe("SseHub ids", () => {
       expect(new TextDecoder().decode(bytes[0])).toBe("id: 1\ndata: hello\n\n")
       const events = streams.map((stream) => stream.items[0])
       for (const e of events) expect(e).toBe(events[0])
+    }))
+})
+
+describe("SseHub idempotency keys", () => {
+  it.scoped("the same key within the window is stored and delivered once and returns the first ids; after the window it publishes again", () =>
+    Effect.gen(function*() {
+      const hub = yield* stringHub()
+      const witness = yield* subscribed(hub)
+      const first = yield* hub.publish("a", { idempotencyKey: "k1" })
+      expect(yield* hub.publish("a, retried", { idempotencyKey: "k1" })).toBe(first)
+      const batch = yield* hub.publishAll(["b", "c"], { idempotencyKey: "k2" })
+      expect(yield* hub.publishAll(["b", "c"], { idempotencyKey: "k2" })).toEqual(batch)
+      // the key of a publishAll, retried by publish, returns its first id
+      expect(yield* hub.publish("b", { idempotencyKey: "k2" })).toBe(batch[0])
+      // another key, or none, publishes
+      const other = yield* hub.publish("d", { idempotencyKey: "k3" })
+      const plain = yield* hub.publish("e")
+      // the default window is 10 minutes
+      yield* TestClock.adjust("9 minutes")
+      expect(yield* hub.publish("a, much later", { idempotencyKey: "k1" })).toBe(first)
+      yield* TestClock.adjust("1 minute")
+      const fresh = yield* hub.publish("a, after the window", { idempotencyKey: "k1" })
+      const freshBatch = yield* hub.publishAll(["b2", "c2"], { idempotencyKey: "k2" })
+      expect([fresh, ...freshBatch].some((id) => [first, ...batch, other, plain].includes(id))).toBe(false)
+      yield* witness.atLeast(8)
+      expect(dataOf(witness.items)).toEqual(["a", "b", "c", "d", "e", "a, after the window", "b2", "c2"])
+      expect(idsOf(witness.items)).toEqual([first, ...batch, other, plain, fresh, ...freshBatch])
+      // the history holds each once: a resumed client sees no repeat either
+      const resumed = yield* subscribed(hub, { lastEventId: Option.some(first) })
+      expect(idsOf(yield* resumed.atLeast(7))).toEqual(idsOf(witness.items).slice(1))
+    }))
+
+  it.scoped("idempotencyWindow sets how long a key is remembered", () =>
+    Effect.gen(function*() {
+      const hub = yield* stringHub({ idempotencyWindow: "30 seconds" })
+      const first = yield* hub.publish("a", { idempotencyKey: "k" })
+      yield* TestClock.adjust("29 seconds")
+      expect(yield* hub.publish("a", { idempotencyKey: "k" })).toBe(first)
+      yield* TestClock.adjust("1 second")
+      expect(yield* hub.publish("a", { idempotencyKey: "k" })).not.toBe(first)
+    }))
+
+  it.scoped("a publish refused for a duplicate id remembers nothing: its key publishes once the id is fixed", () =>
+    Effect.gen(function*() {
+      const hub = yield* ownIdHub()
+      yield* hub.publish({ id: "x", text: "a" })
+      const refused = yield* Effect.flip(hub.publish({ id: "x", text: "b" }, { idempotencyKey: "k" }))
+      expect(refused._tag).toBe("PublishRejected")
+      expect(yield* hub.publish({ id: "y", text: "b" }, { idempotencyKey: "k" })).toBe("y")
+      expect(yield* hub.publish({ id: "z", text: "b" }, { idempotencyKey: "k" })).toBe("y")
     }))
 })
 
@@ -306,7 +551,7 @@ describe("SseHub topics", () => {
         yield* witness.atLeast(ids.length)
         const k = at % ids.length
         const resumed = yield* Effect.forEach(filters, (filter) =>
-          subscribed(hub, { topics: filter, lastEventId: ids[k] }))
+          subscribed(hub, { topics: filter, lastEventId: Option.some(ids[k]) }))
         yield* hub.shutdown
         yield* Effect.forEach([...live, ...resumed], (s) =>
           s.exit)
@@ -321,108 +566,78 @@ describe("SseHub topics", () => {
 })
 
 describe("SseHub history and resumption", () => {
-  it.effect.prop(
-    "resuming after any id yields exactly the retained events after it, then live ones; an evicted id is reported lost",
-    {
-      n: fc.integer({ min: 1, max: 40 }),
-      size: fc.integer({ min: 1, max: 50 }),
-      at: fc.nat(),
-      live: fc.integer({ min: 0, max: 5 })
-    },
-    ({ at, live, n, size }) =>
-      Effect.scoped(Effect.gen(function*() {
-        const hub = yield* stringHub({ history: { size } })
-        const witness = yield* subscribed(hub)
-        const ids = yield* Effect.forEach(range(n), (i) => hub.publish(`m${i}`))
-        yield* witness.atLeast(n) // dispatched: these ids are ones a client could have seen
-        const k = at % n
-        const resumed = yield* subscribed(hub, { lastEventId: ids[k] })
-        const liveIds = yield* Effect.forEach(range(live), (i) => hub.publish(`live${i}`))
-        yield* hub.shutdown
-        yield* resumed.exit
-        const retainedFrom = Math.max(0, n - size)
-        const expected = k >= retainedFrom
-          ? ids.slice(k + 1)
-          : [`lost:${ids[k]}`, ...ids.slice(retainedFrom)]
-        expect(resumed.items.map(show)).toEqual([...expected, ...liveIds])
-      })),
-    { fastCheck: { numRuns: 200 } }
-  )
+  for (const path of paths) {
+    it.effect.prop(
+      `${path.name}: resuming after any id yields exactly the retained events after it, then live ones; an evicted id is reported lost`,
+      {
+        n: fc.integer({ min: 1, max: 40 }),
+        size: fc.integer({ min: 1, max: 50 }),
+        at: fc.nat(),
+        live: fc.integer({ min: 0, max: 5 })
+      },
+      ({ at, live, n, size }) =>
+        Effect.scoped(Effect.gen(function*() {
+          const hub = yield* stringHub({ history: { size } })
+          const witness = yield* subscribed(hub)
+          const ids = yield* Effect.forEach(range(n), (i) => hub.publish(`m${i}`))
+          yield* witness.atLeast(n) // dispatched: these ids are ones a client could have seen
+          const k = at % n
+          const resumed = yield* path.connect(hub, Option.some(ids[k]))
+          const retainedFrom = Math.max(0, n - size)
+          const expected = k >= retainedFrom
+            ? ids.slice(k + 1)
+            : [`lost:${ids[k]}`, ...ids.slice(retainedFrom)]
+          yield* resumed.atLeast(expected.length) // a served client starts when its body is read
+          const liveIds = yield* Effect.forEach(range(live), (i) => hub.publish(`live${i}`))
+          yield* hub.shutdown
+          yield* resumed.exit
+          expect(resumed.items().map(show)).toEqual([...expected, ...liveIds])
+        })),
+      { fastCheck: { numRuns: 100 } }
+    )
 
-  it.effect.prop(
-    "a client that reconnects with the last id it saw, while publishers race, gets every event once and in order",
-    {
-      publishers: fc.array(fc.array(fc.nat(3), { minLength: 2, maxLength: 12 }), { minLength: 1, maxLength: 3 }),
-      cut: fc.nat(),
-      away: fc.nat(6)
-    },
-    ({ away, cut, publishers }) =>
-      Effect.scoped(Effect.gen(function*() {
-        const total = publishers.reduce((n, p) => n + p.length, 0)
-        const k = 1 + (cut % (total - 1)) // the client disconnects after k events, 1 ≤ k < total
-        const hub = yield* stringHub({ history: { size: total } })
-        const witness = yield* subscribed(hub)
-        const connection = yield* Scope.make()
-        const first = yield* subscribed(hub).pipe(Scope.extend(connection))
-        const publishing = yield* Effect.forEach(
-          publishers,
-          (yields, p) => Effect.forEach(yields, (y, i) => Effect.zipRight(yieldTimes(y), hub.publish(`p${p}-${i}`))),
-          { concurrency: "unbounded", discard: true }
-        ).pipe(Effect.fork)
-        const seen = (yield* first.atLeast(k)).slice(0, k)
-        yield* Scope.close(connection, Exit.void)
-        yield* yieldTimes(away)
-        const second = yield* subscribed(hub, { lastEventId: seen[k - 1].id })
-        yield* Fiber.join(publishing)
-        yield* hub.shutdown
-        yield* second.exit
-        yield* witness.exit
-        expect(witness.items.length).toBe(total)
-        expect([...seen, ...second.items].map(show)).toEqual(witness.items.map(show))
-      })),
-    { fastCheck: { numRuns: 200 } }
-  )
-
-  it.effect.prop(
-    "a served client that reconnects with Last-Event-ID, while publishers race, gets every event once and in order",
-    {
-      publishers: fc.array(fc.array(fc.nat(3), { minLength: 2, maxLength: 12 }), { minLength: 1, maxLength: 3 }),
-      cut: fc.nat(),
-      away: fc.nat(6)
-    },
-    ({ away, cut, publishers }) =>
-      Effect.scoped(Effect.gen(function*() {
-        const total = publishers.reduce((n, p) => n + p.length, 0)
-        const k = 1 + (cut % (total - 1))
-        const hub = yield* stringHub({ history: { size: total } })
-        const witness = yield* subscribed(hub)
-        const connection = yield* Scope.make()
-        const first = yield* serveInProcess(hub).pipe(Scope.extend(connection))
-        const publishing = yield* Effect.forEach(
-          publishers,
-          (yields, p) => Effect.forEach(yields, (y, i) => Effect.zipRight(yieldTimes(y), hub.publish(`p${p}-${i}`))),
-          { concurrency: "unbounded", discard: true }
-        ).pipe(Effect.fork)
-        const seen = (yield* first.events(k)).slice(0, k)
-        yield* Scope.close(connection, Exit.void) // the connection drops
-        yield* yieldTimes(away)
-        const second = yield* serveInProcess(hub, eventsRequest({ headers: { "last-event-id": seen[k - 1].id! } }))
-        yield* Fiber.join(publishing)
-        yield* hub.shutdown
-        yield* second.received.exit
-        yield* witness.exit
-        expect([...seen, ...eventsOf(second.received.items)].map((e) => e.id)).toEqual(idsOf(witness.items))
-      })),
-    { fastCheck: { numRuns: 200 } }
-  )
+    it.effect.prop(
+      `${path.name}: a client that reconnects with the last id it saw, while publishers race, gets every event once and in order`,
+      {
+        publishers: fc.array(fc.array(fc.nat(3), { minLength: 2, maxLength: 12 }), { minLength: 1, maxLength: 3 }),
+        cut: fc.nat(),
+        away: fc.nat(6)
+      },
+      ({ away, cut, publishers }) =>
+        Effect.scoped(Effect.gen(function*() {
+          const total = publishers.reduce((n, p) => n + p.length, 0)
+          const k = 1 + (cut % (total - 1)) // the client disconnects after k events, 1 ≤ k < total
+          const hub = yield* stringHub({ history: { size: total } })
+          const witness = yield* subscribed(hub)
+          const connection = yield* Scope.make()
+          const first = yield* path.connect(hub, Option.none()).pipe(Scope.extend(connection))
+          const publishing = yield* Effect.forEach(
+            publishers,
+            (yields, p) => Effect.forEach(yields, (y, i) => Effect.zipRight(yieldTimes(y), hub.publish(`p${p}-${i}`))),
+            { concurrency: "unbounded", discard: true }
+          ).pipe(Effect.fork)
+          const seen = (yield* first.atLeast(k)).slice(0, k)
+          yield* Scope.close(connection, Exit.void) // the connection drops
+          yield* yieldTimes(away)
+          const second = yield* path.connect(hub, Option.some(seen[k - 1].id!))
+          yield* Fiber.join(publishing)
+          yield* hub.shutdown
+          yield* second.exit
+          yield* witness.exit
+          expect(witness.items.length).toBe(total)
+          expect([...seen, ...second.items()].map(show)).toEqual(witness.items.map(show))
+        })),
+      { fastCheck: { numRuns: 200 } }
+    )
+  }
 
   it.scoped("resuming from the id publish just returned replays nothing and sends that event no second time", () =>
     Effect.gen(function*() {
-      // The publish and the subscription race: the dispatcher may not have appended the event to the history yet.
+      // The publish and the subscription race: the dispatcher may not have handed the event over yet.
       const hub = yield* stringHub()
       yield* hub.publish("a")
       const id = yield* hub.publish("b")
-      const resumed = yield* subscribed(hub, { lastEventId: id })
+      const resumed = yield* subscribed(hub, { lastEventId: Option.some(id) })
       yield* hub.publish("c")
       yield* hub.shutdown
       yield* resumed.exit
@@ -435,7 +650,7 @@ describe("SseHub history and resumption", () => {
       const witness = yield* subscribed(hub)
       const ids = yield* hub.publishAll(["a", "b"])
       yield* witness.atLeast(2)
-      const resumed = yield* subscribed(hub, { lastEventId: "never-sent \"quoted\"" })
+      const resumed = yield* subscribed(hub, { lastEventId: Option.some("never-sent \"quoted\"") })
       yield* hub.shutdown
       yield* resumed.exit
       const [lost, ...rest] = resumed.items
@@ -452,8 +667,8 @@ describe("SseHub history and resumption", () => {
       const witness = yield* subscribed(hub)
       const ids = yield* hub.publishAll(range(1001).map(String))
       yield* witness.atLeast(1001)
-      const fromOldest = yield* subscribed(hub, { lastEventId: ids[0] })
-      const fromSecond = yield* subscribed(hub, { lastEventId: ids[1] })
+      const fromOldest = yield* subscribed(hub, { lastEventId: Option.some(ids[0]) })
+      const fromSecond = yield* subscribed(hub, { lastEventId: Option.some(ids[1]) })
       yield* hub.shutdown
       yield* fromOldest.exit
       expect(fromOldest.items.map(show)).toEqual([`lost:${ids[0]}`, ...ids.slice(1)])
@@ -468,8 +683,8 @@ describe("SseHub history and resumption", () => {
       yield* TestClock.adjust("11 seconds")
       const recent = yield* hub.publishAll(["r1", "r2"])
       yield* witness.atLeast(3)
-      const resumed = yield* subscribed(hub, { lastEventId: old })
-      const fromRecent = yield* subscribed(hub, { lastEventId: recent[0] })
+      const resumed = yield* subscribed(hub, { lastEventId: Option.some(old) })
+      const fromRecent = yield* subscribed(hub, { lastEventId: Option.some(recent[0]) })
       yield* hub.shutdown
       yield* resumed.exit
       expect(resumed.items.map(show)).toEqual([`lost:${old}`, ...recent])
@@ -484,7 +699,7 @@ describe("SseHub history and resumption", () => {
       const [a] = yield* hub.publishAll(["a", "b"])
       yield* witness.atLeast(2)
       yield* TestClock.adjust("11 seconds")
-      const resumed = yield* subscribed(hub, { lastEventId: a })
+      const resumed = yield* subscribed(hub, { lastEventId: Option.some(a) })
       yield* hub.shutdown
       yield* resumed.exit
       expect(resumed.items.map(show)).toEqual([`lost:${a}`])
@@ -492,23 +707,20 @@ describe("SseHub history and resumption", () => {
 
   it.scoped("resumption stays exact after a publishAll that the encoder refused", () =>
     Effect.gen(function*() {
-      const hub = yield* SseHub.make<{ readonly id: string; readonly text: string }>({
-        encode: ({ id, text }) => SseEvent.make(text).pipe(SseEvent.withId(id)),
-        keepAlive: false
-      })
+      const hub = yield* ownIdHub()
       const witness = yield* subscribed(hub)
       yield* hub.publish({ id: "", text: "one" })
       yield* Effect.flip(hub.publishAll([{ id: "", text: "never" }, { id: "bad\nid", text: "never" }]))
       const three = yield* hub.publish({ id: "", text: "three" })
       yield* hub.publish({ id: "", text: "four" })
       yield* witness.atLeast(3)
-      const resumed = yield* subscribed(hub, { lastEventId: three })
+      const resumed = yield* subscribed(hub, { lastEventId: Option.some(three) })
       yield* hub.shutdown
       yield* resumed.exit
       expect(dataOf(resumed.items)).toEqual(["four"])
     }))
 
-  it.scoped("lastEventId may be an Option; the empty string and None mean a fresh subscription (no replay)", () =>
+  it.scoped("lastEventId is an Option: None, or Some of the empty string, means a fresh subscription (no replay)", () =>
     Effect.gen(function*() {
       const hub = yield* stringHub()
       const witness = yield* subscribed(hub)
@@ -516,13 +728,15 @@ describe("SseHub history and resumption", () => {
       yield* witness.atLeast(3)
       const some = yield* subscribed(hub, { lastEventId: Option.some(ids[0]) })
       const none = yield* subscribed(hub, { lastEventId: Option.none() })
-      const empty = yield* subscribed(hub, { lastEventId: "" })
+      const empty = yield* subscribed(hub, { lastEventId: Option.some("") })
+      const absent = yield* subscribed(hub)
       const live = yield* hub.publish("d")
       yield* hub.shutdown
-      yield* Effect.forEach([some, none, empty], (s) => s.exit)
+      yield* Effect.forEach([some, none, empty, absent], (s) => s.exit)
       expect(idsOf(some.items)).toEqual([ids[1], ids[2], live])
       expect(idsOf(none.items)).toEqual([live])
       expect(idsOf(empty.items)).toEqual([live])
+      expect(idsOf(absent.items)).toEqual([live])
     }))
 
   it.scoped("serve resumes from the Last-Event-ID header, else from ?lastEventId=; the header wins", () =>
@@ -549,6 +763,80 @@ describe("SseHub history and resumption", () => {
     }))
 })
 
+describe("SseHub replay: a resumed client is written the history's own buffers", () => {
+  it.scoped("the bytes a resumed served client is sent are the very byte arrays of the history's events, shared by every client", () =>
+    Effect.gen(function*() {
+      const hub = yield* stringHub()
+      const live = new RecordingWriter()
+      yield* serveOnWriter(hub, live)
+      const witness = yield* subscribed(hub)
+      // one publish at a time: each live batch is one event, written as its own bytes
+      const ids = yield* Effect.forEach(range(5), (i) => Effect.zipLeft(hub.publish(`m${i}`), witness.atLeast(i + 1)))
+      // The history keeps each event with its bytes, encoded once (by the first delivery).
+      const history = witness.items.map(SseEvent.encode)
+      expect(live.writes.slice(1).map((w) => w._tag === "writeShared" && w.bytes)).toEqual(history)
+      for (const [i, w] of live.writes.slice(1).entries()) expect(w._tag === "writeShared" && w.bytes).toBe(history[i])
+
+      const resumed = [new RecordingWriter(), new RecordingWriter(), new RecordingWriter("stalled")]
+      yield* serveOnWriter(hub, resumed[0], eventsRequest({ headers: { "last-event-id": ids[0] } }))
+      yield* serveOnWriter(hub, resumed[1], eventsRequest({ query: `?lastEventId=${ids[0]}` }))
+      yield* serveOnWriter(hub, resumed[2], eventsRequest({ headers: { "last-event-id": "unknown" } }))
+      for (const writer of resumed) {
+        const replays = writer.writes.filter((w) => w._tag === "writeAll")
+        expect(replays).toHaveLength(1)
+        const parts = replays[0]._tag === "writeAll" ? replays[0].parts : []
+        const expected = writer === resumed[2] ? history : history.slice(1)
+        expect(parts).toHaveLength(expected.length)
+        // identity, not equality: nothing of the replay is a copy made for this client
+        for (const [i, part] of parts.entries()) expect(part).toBe(expected[i])
+      }
+      expect(resumed[0].text).toBe(
+        `: connected\n\n${ids.slice(1).map((id, i) => `id: ${id}\ndata: m${i + 1}\n\n`).join("")}`
+      )
+      expect(resumed[2].text).toBe(
+        `: connected\n\nevent: lost\ndata: {"lastEventId":"unknown"}\n\n${
+          ids.map((id, i) => `id: ${id}\ndata: m${i}\n\n`).join("")
+        }`
+      )
+    }))
+
+  it.scoped("a served client that takes nothing for writeTimeout is dropped, even when nothing is published", () =>
+    Effect.gen(function*() {
+      const name = uniqueName("stalled")
+      const hub = yield* stringHub({ name, writeTimeout: "4 seconds" })
+      const witness = yield* subscribed(hub)
+      const ids = yield* hub.publishAll(range(100).map((i) => `m${i}`))
+      yield* witness.atLeast(100)
+      const stalled = yield* Effect.forEach(range(3), () => Effect.succeed(new RecordingWriter("stalled")))
+      for (const writer of stalled) {
+        yield* serveOnWriter(hub, writer, eventsRequest({ headers: { "last-event-id": ids[0] } }))
+      }
+      const reading = new RecordingWriter()
+      yield* serveOnWriter(hub, reading, eventsRequest({ headers: { "last-event-id": ids[0] } }))
+      expect(yield* hub.clients).toBe(5)
+      yield* TestClock.adjust("3900 millis")
+      expect(stalled.map((w) => w.destroyed)).toEqual([false, false, false])
+      // the stall rule is checked once a second: dropped within [writeTimeout, writeTimeout + 1 s]
+      yield* TestClock.adjust("1100 millis")
+      expect(stalled.map((w) => w.destroyed)).toEqual([true, true, true])
+      expect(reading.isClosed()).toBe(false)
+      expect(yield* hub.clients).toBe(2)
+      expect(yield* hubMetric("sse_hub_events_published", name)).toBe(100)
+    }))
+
+  it.scoped("the default writeTimeout is 10 seconds", () =>
+    Effect.gen(function*() {
+      const hub = yield* stringHub()
+      const stalled = new RecordingWriter("stalled")
+      yield* serveOnWriter(hub, stalled)
+      yield* TestClock.adjust("9900 millis")
+      expect(stalled.destroyed).toBe(false)
+      yield* TestClock.adjust("1100 millis")
+      expect(stalled.destroyed).toBe(true)
+      expect(yield* hub.clients).toBe(0)
+    }))
+})
+
 describe("SseHub serving: the hand-over before the body is read", () => {
   it.scoped("a served client gets its greeting and resumed events once, even when a publish lands before its body is read", () =>
     Effect.gen(function*() {
@@ -557,18 +845,35 @@ describe("SseHub serving: the hand-over before the body is read", () => {
       const ids = yield* hub.publishAll(["a", "b"])
       yield* witness.atLeast(2)
       const response = yield* Effect.provideService(
-        hub.serve({ onConnect: () => Effect.succeed([SseEvent.make("hello").pipe(SseEvent.withType("welcome"))]) }),
+        hub.serve({ onConnect: () => Effect.succeed([welcome("hello")]) }),
         HttpServerRequest.HttpServerRequest,
         eventsRequest({ headers: { "last-event-id": ids[0] } })
       )
       // the server has not started writing the body yet (as between a handler's return and the first write)
       const c = yield* hub.publish("c")
       yield* witness.atLeast(3)
-      yield* hub.shutdown
-      const body = yield* within(collectBody(response), "the whole body")
+      const body = yield* runPartialBody(response, `data: c\n\n`)
       expect(body).toBe(`: connected\n\nevent: welcome\ndata: hello\n\nid: ${ids[1]}\ndata: b\n\nid: ${c}\ndata: c\n\n`)
     }))
+
+  it.scoped("the stream starts when the body is read: a response never read registers no client", () =>
+    Effect.gen(function*() {
+      const hub = yield* stringHub()
+      yield* Effect.provideService(hub.serve(), HttpServerRequest.HttpServerRequest, eventsRequest())
+      expect(yield* hub.clients).toBe(0)
+    }))
 })
+
+/** Reads a response body until it contains `text`; returns the body so far. */
+const runPartialBody = (response: Parameters<typeof collectBody>[0], text: string) =>
+  Effect.gen(function*() {
+    const client = yield* collect(Stream.map(
+      response.body._tag === "Stream" ? response.body.stream : Stream.empty,
+      (bytes) => new TextDecoder().decode(bytes as Uint8Array)
+    ))
+    yield* eventually(() => client.items.join("").includes(text), `the body to contain ${JSON.stringify(text)}`)
+    return client.items.join("")
+  })
 
 describe("SseHub clients", () => {
   it.effect.prop(
@@ -599,12 +904,12 @@ describe("SseHub clients", () => {
     { fastCheck: { numRuns: 100 } }
   )
 
-  it.scoped("a served client counts from its request until its response ends", () =>
+  it.scoped("a served client counts from the start of its response until its response ends", () =>
     Effect.gen(function*() {
       const hub = yield* stringHub()
       const client = yield* serveInProcess(hub)
-      expect(yield* hub.clients).toBe(1)
       yield* eventually(() => client.chunks.length === 1, "': connected'")
+      expect(yield* hub.clients).toBe(1)
       yield* client.received.interrupt // the client goes away
       yield* awaitClients(hub, (n) => n === 0, "back to 0")
     }))
@@ -627,6 +932,7 @@ describe("SseHub shutdown", () => {
       const hub = yield* stringHub()
       const stream = yield* subscribed(hub)
       const served = yield* serveInProcess(hub)
+      yield* eventually(() => served.chunks.length === 1, "': connected'")
       yield* hub.publishAll(["a", "b"])
       yield* hub.publish("c")
       yield* hub.shutdown
@@ -634,7 +940,7 @@ describe("SseHub shutdown", () => {
       expect(Exit.isSuccess(yield* served.received.exit)).toBe(true)
       expect(dataOf(stream.items)).toEqual(["a", "b", "c"])
       expect(dataOf(eventsOf(served.received.items))).toEqual(["a", "b", "c"])
-      yield* awaitClients(hub, (n) => n === 1, "the served client is gone (the stream's scope is still open)")
+      yield* awaitClients(hub, (n) => n === 0, "every client is gone")
     }))
 
   it.scoped("afterwards publish, publishAll, subscribe and serve fail with HubClosed, naming the hub", () =>
@@ -650,9 +956,24 @@ describe("SseHub shutdown", () => {
       ]
       for (const error of errors) {
         expect(error._tag).toBe("HubClosed")
-        expect((error as SseHub.HubClosed).hub).toBe(name)
+        expect(error).toMatchObject({ hub: name, reason: "Shutdown" })
         expect(error.message).toContain(name)
       }
+    }))
+
+  it.scoped("HubClosed is Respondable: as a route's failure it becomes a 503 with a text body naming the hub, and Retry-After", () =>
+    Effect.gen(function*() {
+      const name = uniqueName("respondable")
+      const hub = yield* stringHub({ name })
+      yield* hub.shutdown
+      const error = yield* Effect.flip(
+        Effect.provideService(hub.serve(), HttpServerRequest.HttpServerRequest, eventsRequest())
+      )
+      expect(HttpServerRespondable.isRespondable(error)).toBe(true)
+      const response = yield* HttpServerRespondable.toResponseOrElse(error, HttpServerResponse.empty({ status: 500 }))
+      expect(response.status).toBe(503)
+      expect(response.headers["retry-after"]).toMatch(/^\d+$/)
+      expect(response.body._tag === "Uint8Array" && new TextDecoder().decode(response.body.body)).toContain(name)
     }))
 
   it.scoped("the errors raised are instances of the exported classes SseHub.HubClosed and SseHub.SubscriberDropped", () =>
@@ -678,7 +999,7 @@ describe("SseHub shutdown", () => {
     Effect.gen(function*() {
       const hub = yield* stringHub({ bufferSize: 100_000 })
       yield* hub.subscribe() // never read
-      yield* Effect.provideService(hub.serve(), HttpServerRequest.HttpServerRequest, eventsRequest()) // never read
+      yield* serveOnWriter(hub, new RecordingWriter("stalled")) // never takes a byte
       yield* hub.publishAll(range(5000).map(String))
       yield* within(hub.shutdown, "the first shutdown")
       yield* within(hub.shutdown, "a second shutdown")
@@ -689,12 +1010,15 @@ describe("SseHub shutdown", () => {
     Effect.gen(function*() {
       const layerScope = yield* Scope.make()
       const context = yield* Layer.buildWithScope(
-        SseHub.layer(ChatHub, { name: uniqueName("layer"), schema: Message, keepAlive: false }),
+        SseHub.layer(ChatHub, { name: uniqueName("layer"), schema: Message, keepAlive: false }).pipe(
+          Layer.provide(SseHubBackend.layerMemory)
+        ),
         layerScope
       )
       const hub = Context.get(context, ChatHub)
       const stream = yield* subscribed(hub)
       const served = yield* serveInProcess(hub)
+      yield* eventually(() => served.chunks.length === 1, "': connected'")
       yield* hub.publish({ user: "ann", text: "bye" })
       yield* Scope.close(layerScope, Exit.void)
       expect(Exit.isSuccess(yield* stream.exit)).toBe(true)
@@ -726,14 +1050,18 @@ describe("SseHub slow subscribers", () => {
       const exit = yield* late.exit
       expect(Exit.isFailure(exit)).toBe(true)
       const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-      expect(Option.map(error, (e) => ({ ...(e as SseHub.SubscriberDropped) }))).toEqual(
-        Option.some({ _tag: "SubscriberDropped", hub: name, bufferSize: 4 })
-      )
+      expect(Option.getOrUndefined(error)).toBeInstanceOf(SseHub.SubscriberDropped)
+      expect(Option.getOrUndefined(error)).toMatchObject({
+        _tag: "SubscriberDropped",
+        reason: "SlowClient",
+        hub: name,
+        bufferSize: 4
+      })
       const got = dataOf(late.items)
       expect(got).toEqual(range(got.length).map((i) => `m${i}`))
       expect(got.length).toBeGreaterThanOrEqual(4)
       // and it can resume from history with the last id it got
-      const back = yield* subscribed(hub, { lastEventId: late.items[late.items.length - 1].id })
+      const back = yield* subscribed(hub, { lastEventId: Option.some(late.items[late.items.length - 1].id!) })
       yield* hub.shutdown
       yield* back.exit
       expect(dataOf([...late.items, ...back.items])).toEqual(range(8).map((i) => `m${i}`))
@@ -754,16 +1082,22 @@ describe("SseHub slow subscribers", () => {
       expect(dataOf(yield* late.atLeast(4))).toEqual(["m7", "m8", "m9", "m10"])
     }))
 
-  it.scoped("a served client that stops reading is dropped: its response ends and it is no longer counted", () =>
+  it.scoped("a served client that stops reading is dropped at bufferSize events waiting: its connection is cut and it is no longer counted", () =>
     Effect.gen(function*() {
       const name = uniqueName("served-slow")
       const hub = yield* stringHub({ name, bufferSize: 4 })
       const reader = yield* subscribed(hub)
-      const response = yield* Effect.provideService(hub.serve(), HttpServerRequest.HttpServerRequest, eventsRequest())
-      yield* Effect.forEach(range(10), (i) => Effect.zipRight(hub.publish(`m${i}`), reader.atLeast(i + 1)))
+      const stalled = new RecordingWriter("stalled")
+      yield* serveOnWriter(hub, stalled)
+      expect(yield* hub.clients).toBe(2)
+      const publishRead = (i: number) => Effect.zipRight(hub.publish(`m${i}`), reader.atLeast(i + 1))
+      yield* Effect.forEach(range(4), publishRead)
+      expect(stalled.destroyed).toBe(false) // bufferSize waiting: kept
+      yield* publishRead(4)
+      expect(stalled.destroyed).toBe(true)
       expect(yield* hubMetric("sse_hub_clients_dropped", name)).toBe(1)
-      const body = yield* within(collectBody(response), "the dropped response ends")
-      expect(body.startsWith(": connected\n\n")).toBe(true)
+      expect(stalled.text).toBe(`: connected\n\n${range(4).map((i) => `id: ${i + 1}\ndata: m${i}\n\n`).join("")}`)
+      yield* Effect.forEach([5, 6, 7, 8, 9], publishRead)
       yield* awaitClients(hub, (n) => n === 1, "only the reader is left")
     }))
 })
@@ -807,7 +1141,7 @@ describe("SseHub metrics and spans", () => {
       yield* reader.atLeast(2)
       yield* hub.publish("c") // the stalled subscriber is now 3 behind
       yield* reader.atLeast(3)
-      expect(yield* hubMetrics(name)).toMatchObject({ clients: 2, published: 3, clientsDropped: 1 })
+      expect(yield* hubMetrics(name)).toMatchObject({ clients: 1, published: 3, clientsDropped: 1 })
       yield* reader.interrupt
       expect(yield* hubMetric("sse_hub_events_published", uniqueName("other"))).toBe(0)
     }))
@@ -819,7 +1153,7 @@ describe("SseHub metrics and spans", () => {
       const witness = yield* subscribed(hub)
       const ids = yield* hub.publishAll(["a", "b", "c"])
       yield* witness.atLeast(3)
-      const resumed = yield* subscribed(hub, { lastEventId: ids[0] })
+      const resumed = yield* subscribed(hub, { lastEventId: Option.some(ids[0]) })
       yield* resumed.atLeast(2) // b, c replayed
       yield* hub.publish("d")
       yield* resumed.atLeast(3)
@@ -833,6 +1167,7 @@ describe("SseHub metrics and spans", () => {
       const name = uniqueName("delivered-served")
       const hub = yield* stringHub({ name })
       const client = yield* serveInProcess(hub)
+      yield* eventually(() => client.chunks.length === 1, "': connected'")
       yield* hub.publishAll(["a", "b", "c"])
       yield* client.events(3)
       expect(yield* hubMetric("sse_hub_events_delivered", name)).toBe(3)
@@ -861,7 +1196,8 @@ describe("SseHub metrics and spans", () => {
             yield* hub.publish("a")
             yield* hub.publishAll(["b", "c"])
             yield* hub.subscribe()
-            yield* serveInProcess(hub)
+            const client = yield* serveInProcess(hub)
+            yield* eventually(() => client.chunks.length === 1, "the served client is live")
           }))
           return spans.filter((span) => span.name.startsWith("SseHub."))
             .map((span) => [span.name, span.attributes.get("hub") === name, span.status._tag])
@@ -883,22 +1219,32 @@ describe("SseHub metrics and spans", () => {
 })
 
 describe("SseHub serving: keep-alive, retry, onConnect", () => {
-  it.scoped("a served client that heard nothing for the keep-alive interval gets ': keep-alive' within two intervals", () =>
+  it.scoped("a served client that heard nothing for the keep-alive interval gets ': keep-alive' within [interval, interval + 1 s]", () =>
     Effect.gen(function*() {
       const hub = yield* stringHub({ keepAlive: "15 seconds" })
       const client = yield* serveInProcess(hub)
-      yield* TestClock.adjust("14 seconds")
       yield* eventually(() => client.chunks.length >= 1, "': connected'")
+      const keepAlives = () => commentsOf(client.received.items).filter((c) => c === "keep-alive").length
+      yield* TestClock.adjust("14900 millis")
+      yield* yieldTimes(100)
       expect(commentsOf(client.received.items)).toEqual(["connected"])
-      yield* TestClock.adjust("16 seconds")
-      yield* eventually(() => commentsOf(client.received.items).length >= 2, "a keep-alive")
-      expect(commentsOf(client.received.items)).toContain("keep-alive")
+      yield* TestClock.adjust("1100 millis") // 16 s
+      yield* eventually(() => keepAlives() >= 1, "a keep-alive")
+      expect(commentsOf(client.received.items)).toEqual(["connected", "keep-alive"])
+      // the quiet period restarts with the keep-alive: the next one comes 15 s later, not at the next tick
+      yield* TestClock.adjust("13900 millis") // 29.9 s
+      yield* yieldTimes(100)
+      expect(keepAlives()).toBe(1)
+      yield* TestClock.adjust("1100 millis") // 31 s
+      yield* eventually(() => keepAlives() >= 2, "a second keep-alive")
+      expect(keepAlives()).toBe(2)
     }))
 
   it.scoped("a served client that keeps receiving events gets no keep-alive", () =>
     Effect.gen(function*() {
       const hub = yield* stringHub({ keepAlive: "15 seconds" })
       const client = yield* serveInProcess(hub)
+      yield* eventually(() => client.chunks.length >= 1, "': connected'")
       for (const i of range(12)) {
         yield* TestClock.adjust("5 seconds")
         yield* hub.publish(`m${i}`)
@@ -917,7 +1263,7 @@ describe("SseHub serving: keep-alive, retry, onConnect", () => {
       const onConnect: SseHub.ServeOptions["onConnect"] = (info) =>
         Effect.sync(() => {
           infos.push(info)
-          return [SseEvent.make(`welcome, client ${info.clients}`).pipe(SseEvent.withType("welcome"))]
+          return [welcome(`welcome, client ${info.clients}`)]
         })
       const client = yield* serveInProcess(hub, eventsRequest({ headers: { "last-event-id": ids[0] } }), {
         onConnect

@@ -3,6 +3,7 @@ import { Chunk, Effect, Either, FastCheck as fc, Stream } from "effect"
 import { createParser } from "eventsource-parser"
 import * as SseEvent from "../src/SseEvent.js"
 import * as SseParser from "../src/SseParser.js"
+import { splitAt } from "./utils/parse.js"
 
 // -----------------------------------------------------------------------------
 // helpers
@@ -27,19 +28,6 @@ const retry = (millis: number): SseParser.Retry => ({ _tag: "Retry", millis })
 
 const parse = (input: string | Uint8Array | ReadonlyArray<string | Uint8Array>, options?: SseParser.Options) =>
   Either.getOrThrow(SseParser.parse(input, options))
-
-/** `bytes` split at the given positions (taken modulo its length), in order. */
-const splitAt = (whole: Uint8Array, cuts: ReadonlyArray<number>): Array<Uint8Array> => {
-  const positions = [...new Set(cuts.map((cut) => cut % (whole.length + 1)))].sort((a, b) => a - b)
-  const chunks: Array<Uint8Array> = []
-  let start = 0
-  for (const position of positions) {
-    chunks.push(whole.subarray(start, position))
-    start = position
-  }
-  chunks.push(whole.subarray(start))
-  return chunks
-}
 
 const splitStringAt = (whole: string, cuts: ReadonlyArray<number>): Array<string> => {
   const positions = [...new Set(cuts.map((cut) => cut % (whole.length + 1)))].sort((a, b) => a - b)
@@ -332,6 +320,7 @@ describe("SseParser: limits", () => {
     const error = Either.getLeft(result).pipe((_) => (_._tag === "Some" ? _.value : undefined))
     assert.instanceOf(error, SseParser.SseParserError)
     assert.strictEqual(error?._tag, "SseParserError")
+    assert.strictEqual(error?.[SseParser.ErrorTypeId], SseParser.ErrorTypeId)
     assert.strictEqual(error?.reason, "LineTooLong")
     assert.strictEqual(error?.limit, 10)
     assert.include(error?.message, "10")
@@ -517,11 +506,11 @@ describe("SseParser: laws", () => {
       const encoded: Array<Uint8Array> = []
       let lastEventId = ""
       for (const f of fields) {
-        let e = SseEvent.make(f.data)
+        let e: Either.Either<SseEvent.SseEvent, SseEvent.SseEventError> = Either.right(SseEvent.make(f.data))
         if (f.type !== undefined) e = SseEvent.withType(e, f.type)
         if (f.id !== undefined) e = SseEvent.withId(e, f.id)
         if (f.retry !== undefined) e = SseEvent.withRetry(e, f.retry)
-        encoded.push(Either.getOrThrow(SseEvent.encode(e)))
+        encoded.push(SseEvent.encode(Either.getOrThrow(e)))
         if (f.retry !== undefined) expected.push(retry(f.retry))
         if (f.id !== undefined) lastEventId = f.id
         const type = f.type === undefined || f.type === "" ? "message" : f.type

@@ -5,18 +5,41 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Context, Effect, FastCheck as fc, Layer } from "effect"
 import { EventSource } from "eventsource"
-import { ChatHub, ChatHubLive, maxBodyBytes, router } from "../examples/chat.js"
+import { ChatHub, ChatHubLive, chatHubOptions, maxBodyBytes, router } from "../examples/chat.js"
+import * as SseHub from "../src/SseHub.js"
+import * as SseHubBackend from "../src/SseHubBackend.js"
 import { hubMetric } from "./utils/hub.js"
 import { launchChromium, post, postJson, type PostResult, spawnChat } from "./utils/hubChat.js"
 import { type ClientError, type EventReader, openReader, Waiters } from "./utils/hubClients.js"
 import * as TestServer from "./utils/server.js"
 
-/** The example's router and hub on a real server, until the scope closes. */
-const chatServer = Effect.gen(function*() {
-  const context = yield* Layer.build(ChatHubLive)
-  const server = yield* TestServer.serve(Effect.provide(router, context))
-  return { hub: Context.get(context, ChatHub), port: server.port, server }
-})
+/** The example's router and a hub on a real server (SseNode's, as the example runs), until the scope closes. */
+const chatServerWith = <E>(hubLayer: Layer.Layer<ChatHub, E>) =>
+  Effect.gen(function*() {
+    const context = yield* Layer.build(hubLayer).pipe(Effect.orDie)
+    const server = yield* TestServer.serve(Effect.provide(router, context), { server: "SseNode" })
+    return { hub: Context.get(context, ChatHub), port: server.port, server }
+  })
+
+const chatServer = chatServerWith(ChatHubLive)
+
+/** A chat whose backend fails every publish as given: what the server answers then. */
+const failingChat = (reason: "NotPublished" | "OutcomeUnknown") =>
+  chatServerWith(
+    SseHub.layer(ChatHub, chatHubOptions).pipe(
+      Layer.provide(Layer.succeed(
+        SseHubBackend.SseHubBackend,
+        SseHubBackend.make({
+          kind: "failing",
+          open: (name, options) =>
+            Effect.map(SseHubBackend.memory.open(name, options), (log) => ({
+              ...log,
+              publish: () => Effect.fail(new SseHub.HubUnavailable({ hub: name, reason, cause: "the test says so" }))
+            }))
+        })
+      ))
+    )
+  )
 
 class Chat extends Context.Tag("test/Chat")<Chat, Effect.Effect.Success<typeof chatServer>>() {}
 
@@ -182,6 +205,20 @@ layer(Layer.scoped(Chat, chatServer), { excludeTestServices: true })("chat examp
         ["a user that is not a string", postJson(port, { user: 42, text: "hi" }), 400, /user/],
         ["a text that is null", postJson(port, { user: "ann", text: null }), 400, /text/],
         ["invalid UTF-8", post(port, Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d])), 400, /./],
+        // nested 32 000 deep, inside the limit: formatting the value would overflow the stack (it was a 500)
+        ["an array nested 32 000 deep", post(port, "[".repeat(32_000) + "]".repeat(32_000)), 400, /JSON object/],
+        [
+          "an object nested 20 000 deep in a field",
+          post(port, `{"user":"ann","text":${"[".repeat(20_000)}${"]".repeat(20_000)}}`),
+          400,
+          /text must be a string/
+        ],
+        [
+          "an Idempotency-Key with a space",
+          postJson(port, { user: "ann", text: "hi" }, { "idempotency-key": "a b" }),
+          400,
+          /Idempotency-Key/
+        ],
         ["a body over 64 KiB", post(port, big), 413, /65536/]
       ]
       for (const [label, request, status, error] of cases) {
@@ -227,6 +264,24 @@ layer(Layer.scoped(Chat, chatServer), { excludeTestServices: true })("chat examp
       expect(response.status).toBe(413)
       expect(JSON.parse(response.text)).toEqual({ error: `The body is larger than ${maxBodyBytes} bytes` })
       expect(yield* hubMetric("sse_hub_events_published", "chat")).toBe(publishedBefore)
+    }))
+
+  it.scoped("the same Idempotency-Key posted twice is published once and answers the same id both times", () =>
+    Effect.gen(function*() {
+      const { port } = yield* Chat
+      const reader = yield* openReader(port)
+      yield* reader.atLeast(1)
+      const publishedBefore = yield* hubMetric("sse_hub_events_published", "chat")
+      const key = { "idempotency-key": "post-7f3a" }
+      const first = yield* postJson(port, { user: "ann", text: "once" }, key)
+      const again = yield* postJson(port, { user: "ann", text: "once" }, key)
+      expect([first.status, again.status]).toEqual([201, 201])
+      expect(JSON.parse(again.text)).toEqual(JSON.parse(first.text))
+      const other = yield* postJson(port, { user: "ann", text: "another" }, { "idempotency-key": "post-8b21" })
+      const { id } = JSON.parse(other.text) as { id: string }
+      yield* reader.until((r) => r.lastId === id, "the second message")
+      expect(messagesOf(reader).map((m) => m.text)).toEqual([welcomeText(1), "once", "another"])
+      expect((yield* hubMetric("sse_hub_events_published", "chat")) - publishedBefore).toBe(2)
     }))
 
   it.scoped(
@@ -280,6 +335,63 @@ layer(Layer.scoped(Chat, chatServer), { excludeTestServices: true })("chat examp
             { timeout: 10_000 }
           )
         )
+      }),
+    30_000
+  )
+})
+
+describe("chat example: when the hub cannot publish", () => {
+  it.scopedLive("a message that was not published answers 503 (try again), one whose outcome is unknown 504 (retry with the key)", () =>
+    Effect.gen(function*() {
+      const refused = yield* failingChat("NotPublished")
+      const notSent = yield* postJson(refused.port, { user: "ann", text: "hi" }, { "idempotency-key": "k1" })
+      expect(notSent.status).toBe(503)
+      expect(JSON.parse(notSent.text)).toEqual({
+        error: "The chat is unavailable and the message was not sent; try again shortly"
+      })
+      const unknown = yield* failingChat("OutcomeUnknown")
+      const maybe = yield* postJson(unknown.port, { user: "ann", text: "hi" }, { "idempotency-key": "k1" })
+      expect(maybe.status).toBe(504)
+      expect((JSON.parse(maybe.text) as { error: string }).error).toMatch(/may or may not.*same Idempotency-Key/)
+    }))
+
+  it.scopedLive(
+    "in a browser: the page retries a message whose answer was lost with the same key, and it is broadcast once",
+    () =>
+      Effect.gen(function*() {
+        const { port } = yield* chatServer
+        const other = yield* openReader(port)
+        yield* other.atLeast(1)
+        const browser = yield* launchChromium
+        const page = yield* Effect.promise(() => browser.newPage())
+        // The first POST reaches the server and is published, but its answer is lost: the page sees a 504.
+        const keys: Array<string | undefined> = []
+        yield* Effect.promise(() =>
+          page.route("**/messages", async (route) => {
+            keys.push(route.request().headers()["idempotency-key"])
+            const response = await route.fetch()
+            if (keys.length === 1) await route.fulfill({ status: 504, json: { error: "lost" } })
+            else await route.fulfill({ response })
+          })
+        )
+        yield* Effect.promise(() => page.goto(`http://127.0.0.1:${port}/`))
+        yield* Effect.promise(() => page.waitForSelector(`#status[data-state="open"]`, { timeout: 10_000 }))
+        yield* Effect.promise(() => page.fill("#user", "ann"))
+        yield* Effect.promise(() => page.fill("#text", "sent once"))
+        yield* Effect.promise(() => page.click("#send"))
+        yield* Effect.promise(() =>
+          page.waitForFunction(() => (document.getElementById("text") as HTMLInputElement).value === "", null, {
+            timeout: 10_000
+          })
+        )
+        // A later message shows that nothing else is coming.
+        const later = yield* postJson(port, { user: "bob", text: "after" })
+        const { id } = JSON.parse(later.text) as { id: string }
+        yield* other.until((r) => r.lastId === id, "the later message")
+        expect(keys.length).toBe(2)
+        expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/)
+        expect(keys[1]).toBe(keys[0])
+        expect(messagesOf(other).map((m) => m.text)).toEqual([welcomeText(1), "sent once", "after"])
       }),
     30_000
   )

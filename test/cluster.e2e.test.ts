@@ -58,13 +58,16 @@ const startChat = (port: number, redisUrl: string): Effect.Effect<ChatProcess, R
     }
   })
 
-/** POSTs a chat message; returns the event id the server answers with. */
-const post = (port: number, user: string, text: string) =>
+/** POSTs a chat message (with an `Idempotency-Key`, if given); returns the event id the server answers with. */
+const post = (port: number, user: string, text: string, idempotencyKey?: string) =>
   Effect.tryPromise({
     try: async () => {
       const response = await fetch(`http://127.0.0.1:${port}/messages`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: {
+          "content-type": "application/json",
+          ...(idempotencyKey === undefined ? {} : { "idempotency-key": idempotencyKey })
+        },
         body: JSON.stringify({ user, text })
       })
       const body = await response.text()
@@ -112,7 +115,7 @@ R.describeWithRedis("examples/cluster.ts: two processes, one Redis", ["private"]
         // Two clients on each process; messages posted to both, four at a time.
         const [a1, a2, b1, b2] = yield* Effect.all([join(a.port), join(a.port), join(b.port), join(b.port)])
         const first = texts("first", 12)
-        // One message to each process first: concurrent first publishes on a process fail (the last test).
+        // One message to each process first, then four at a time (the last test starts with concurrent ones).
         const ids = [yield* post(a.port, "ann", first[0]), yield* post(b.port, "ann", first[1])]
         for (let round = 0; round < 3; round++) {
           const batch = first.slice(2 + round * 4, 2 + round * 4 + 4)
@@ -195,6 +198,29 @@ R.describeWithRedis("examples/cluster.ts: two processes, one Redis", ["private"]
       expect(messages(back).map((m) => m.text)).toEqual([...texts("during", 3), "after"])
       expect(messages(back)).toEqual(messages(onB).slice(3))
       expect(messages(onB).map((m) => m.id)).toEqual(yield* R.streamIds(admin, chatKey))
+    }))
+
+  it.scopedLive("a POST retried with its Idempotency-Key, on the same process or the other, is one message", () =>
+    Effect.gen(function*() {
+      const redis = yield* R.privateRedis
+      const admin = yield* R.admin(redis.url)
+      const [a, b] = yield* Effect.all([
+        startChat(yield* R.freePort, redis.url),
+        startChat(yield* R.freePort, redis.url)
+      ], { concurrency: 2 })
+      const onA = yield* join(a.port)
+      const onB = yield* join(b.port)
+      const key = "retry-4f1c2b"
+      const first = yield* post(a.port, "ann", "once", key)
+      // A client that got no answer (a timeout, a 504) sends the same request again, to whichever process.
+      expect(yield* post(a.port, "ann", "once", key)).toBe(first)
+      expect(yield* post(b.port, "ann", "once", key)).toBe(first)
+      const last = yield* post(b.port, "bob", "after")
+      for (const client of [onA, onB]) {
+        yield* hasMessages(client, 2, "the message and the next one")
+        expect(messages(client)).toEqual([{ id: first, text: "once" }, { id: last, text: "after" }])
+      }
+      expect(yield* R.streamIds(admin, chatKey)).toEqual([first, last])
     }))
 
   it.scopedLive("concurrent first POSTs to a freshly started process are all accepted", () =>

@@ -59,89 +59,92 @@ describe("graceful shutdown of the time example, as a real process", () => {
   )
 })
 
-describe("graceful shutdown in-process", () => {
-  it.live("closing the server's scope with open SSE connections completes, and every response ends cleanly", () =>
-    Effect.gen(function*() {
-      const streamFinalizers = yield* Ref.make(0)
-      const handlerFinalizers = yield* Ref.make(0)
-      const connectionsDone = yield* SubscriptionRef.make(0)
-      const app = HttpRouter.empty.pipe(
-        HttpRouter.get(
-          "/stream",
-          SseResponse.stream(
-            Stream.make(SseEvent.make("ready")).pipe(
-              Stream.concat(Stream.never),
-              Stream.ensuring(Ref.update(streamFinalizers, (n) => n + 1))
+// On NodeHttpServer the streams end at shutdown through the SseServer provided to HttpServer.serve; SseNode has its own.
+for (const kind of ["NodeHttpServer", "SseNode"] as const) {
+  describe(`graceful shutdown in-process (${kind})`, () => {
+    it.live("closing the server's scope with open SSE connections completes, and every response ends cleanly", () =>
+      Effect.gen(function*() {
+        const streamFinalizers = yield* Ref.make(0)
+        const handlerFinalizers = yield* Ref.make(0)
+        const connectionsDone = yield* SubscriptionRef.make(0)
+        const app = HttpRouter.empty.pipe(
+          HttpRouter.get(
+            "/stream",
+            SseResponse.stream(
+              Stream.make(SseEvent.make("ready")).pipe(
+                Stream.concat(Stream.never),
+                Stream.ensuring(Ref.update(streamFinalizers, (n) => n + 1))
+              )
+            )
+          ),
+          HttpRouter.get(
+            "/connection",
+            SseConnection.upgrade((connection) =>
+              Effect.gen(function*() {
+                yield* Effect.addFinalizer(() => Ref.update(handlerFinalizers, (n) => n + 1))
+                yield* Effect.forkDaemon(
+                  Effect.zipRight(connection.done, SubscriptionRef.update(connectionsDone, (n) => n + 1))
+                )
+                yield* connection.sendData("ready")
+                return yield* Effect.never
+              })
             )
           )
-        ),
-        HttpRouter.get(
-          "/connection",
+        )
+        const serverScope = yield* Scope.make()
+        const server = yield* TestServer.serve(app, { server: kind }).pipe(Scope.extend(serverScope))
+        const clients = yield* Effect.forEach(
+          ["/stream", "/stream", "/connection", "/connection"],
+          (path) => SseSocket.connect(server.port, { path })
+        )
+        yield* Effect.forEach(clients, (client) => client.readUntil(`${connected}data: ready\n\n`))
+
+        yield* closeWithin(serverScope, "5 seconds")
+        expect(server.node.listening).toBe(false)
+        expect(yield* Effect.forEach(clients, (client) => client.awaitEnd("2 seconds"))).toEqual([
+          "end",
+          "end",
+          "end",
+          "end"
+        ])
+        expect(yield* Ref.get(streamFinalizers)).toBe(2)
+        expect(yield* Ref.get(handlerFinalizers)).toBe(2)
+        // Both connections' `done` completed.
+        yield* connectionsDone.changes.pipe(
+          Stream.takeUntil((n) => n === 2),
+          Stream.runDrain,
+          Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new Error("done did not complete") })
+        )
+      }).pipe(Effect.scoped))
+
+    it.live("a client that stopped reading does not hold the shutdown: its socket is dropped", () =>
+      Effect.gen(function*() {
+        const big = SseEvent.make("x".repeat(256 * 1024))
+        const blocked = yield* Deferred.make<void>()
+        const app = HttpRouter.empty.pipe(HttpRouter.get(
+          "/events",
           SseConnection.upgrade((connection) =>
             Effect.gen(function*() {
-              yield* Effect.addFinalizer(() => Ref.update(handlerFinalizers, (n) => n + 1))
-              yield* Effect.forkDaemon(
-                Effect.zipRight(connection.done, SubscriptionRef.update(connectionsDone, (n) => n + 1))
-              )
-              yield* connection.sendData("ready")
+              // Fill the socket until a send has to wait; a long write timeout keeps the connection waiting.
+              for (let i = 0; i < 1000; i++) {
+                const sent = yield* connection.send(big).pipe(Effect.timeout("200 millis"), Effect.either)
+                if (Either.isLeft(sent)) break
+              }
+              yield* Deferred.succeed(blocked, undefined)
               return yield* Effect.never
-            })
-          )
-        )
-      )
-      const serverScope = yield* Scope.make()
-      const server = yield* TestServer.serve(app).pipe(Scope.extend(serverScope))
-      const clients = yield* Effect.forEach(
-        ["/stream", "/stream", "/connection", "/connection"],
-        (path) => SseSocket.connect(server.port, { path })
-      )
-      yield* Effect.forEach(clients, (client) => client.readUntil(`${connected}data: ready\n\n`))
+            }), { writeTimeout: "1 minute" })
+        ))
+        const serverScope = yield* Scope.make()
+        const server = yield* TestServer.serve(app, { server: kind }).pipe(Scope.extend(serverScope))
+        const client = yield* SseSocket.connect(server.port)
+        yield* client.readUntil(connected)
+        client.socket.pause()
+        yield* Deferred.await(blocked).pipe(Effect.timeout("10 seconds"))
 
-      yield* closeWithin(serverScope, "5 seconds")
-      expect(server.node.listening).toBe(false)
-      expect(yield* Effect.forEach(clients, (client) => client.awaitEnd("2 seconds"))).toEqual([
-        "end",
-        "end",
-        "end",
-        "end"
-      ])
-      expect(yield* Ref.get(streamFinalizers)).toBe(2)
-      expect(yield* Ref.get(handlerFinalizers)).toBe(2)
-      // Both connections' `done` completed.
-      yield* connectionsDone.changes.pipe(
-        Stream.takeUntil((n) => n === 2),
-        Stream.runDrain,
-        Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new Error("done did not complete") })
-      )
-    }).pipe(Effect.scoped))
-
-  it.live("a client that stopped reading does not hold the shutdown: its socket is dropped", () =>
-    Effect.gen(function*() {
-      const big = SseEvent.make("x".repeat(256 * 1024))
-      const blocked = yield* Deferred.make<void>()
-      const app = HttpRouter.empty.pipe(HttpRouter.get(
-        "/events",
-        SseConnection.upgrade((connection) =>
-          Effect.gen(function*() {
-            // Fill the socket until a send has to wait; a long write timeout keeps the connection waiting.
-            for (let i = 0; i < 1000; i++) {
-              const sent = yield* connection.send(big).pipe(Effect.timeout("200 millis"), Effect.either)
-              if (Either.isLeft(sent)) break
-            }
-            yield* Deferred.succeed(blocked, undefined)
-            return yield* Effect.never
-          }), { writeTimeout: "1 minute" })
-      ))
-      const serverScope = yield* Scope.make()
-      const server = yield* TestServer.serve(app).pipe(Scope.extend(serverScope))
-      const client = yield* SseSocket.connect(server.port)
-      yield* client.readUntil(connected)
-      client.socket.pause()
-      yield* Deferred.await(blocked).pipe(Effect.timeout("10 seconds"))
-
-      yield* closeWithin(serverScope, "5 seconds")
-      client.socket.resume()
-      expect(yield* client.awaitEnd("5 seconds")).toBe("close")
-      expect(server.node.listening).toBe(false)
-    }).pipe(Effect.scoped))
-})
+        yield* closeWithin(serverScope, "5 seconds")
+        client.socket.resume()
+        expect(yield* client.awaitEnd("5 seconds")).toBe("close")
+        expect(server.node.listening).toBe(false)
+      }).pipe(Effect.scoped))
+  })
+}

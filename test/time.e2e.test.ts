@@ -74,55 +74,58 @@ describe("timeEvents (TestClock)", () => {
   )
 })
 
-describe("the time example over a real socket", () => {
-  const timeEvent = /event: time\nid: evt-(\d+)\ndata: (\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)\n\n/g
+// The example serves on SseNode.layerConfig; its router serves the same on Effect's NodeHttpServer.
+for (const kind of ["SseNode", "NodeHttpServer"] as const) {
+  describe(`the time example over a real socket (${kind})`, () => {
+    const timeEvent = /event: time\nid: evt-(\d+)\ndata: (\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)\n\n/g
 
-  it.live("answers with the SSE headers, writes ': connected' at once, then time events in the seed's format", () =>
-    Effect.gen(function*() {
-      const server = yield* TestServer.serve(router)
-      const client = yield* SseSocket.connect(server.port)
-      const head = yield* client.readHead()
-      expect(head.status).toBe(200)
-      expect(head.httpVersion).toBe("1.1")
-      expect(head.headers["content-type"]).toBe("text/event-stream")
-      expect(head.headers["cache-control"]).toBe("no-cache")
-      expect(head.headers["x-accel-buffering"]).toBe("no")
-      expect(head.headers["connection"]).toBe("keep-alive")
-      // The first write of the body is `: connected` alone, before any event.
-      yield* client.readUntil(": connected\n\n")
-      expect(client.bodyChunks[0].toString("utf8")).toBe(": connected\n\n")
-      const body = yield* client.readUntil(/(event: time\nid: evt-\d+\ndata: [^\n]*\n\n){3}/, "10 seconds")
-      expect(body).toMatch(
-        /^: connected\n\n(event: time\nid: evt-\d+\ndata: \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\n\n){3}$/
-      )
-      const events = Array.from(
-        body.matchAll(timeEvent),
-        ([, id, time]) => ({ id: Number(id), time: Date.parse(time) })
-      )
-      expect(events.map((event) => event.id)).toEqual([1, 2, 3])
-      // One second apart at least, so the whole-second times strictly increase.
-      expect(events[1].time).toBeGreaterThan(events[0].time)
-      expect(events[2].time).toBeGreaterThan(events[1].time)
-    }).pipe(Effect.scoped))
+    it.live("answers with the SSE headers, writes ': connected' at once, then time events in the seed's format", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.serve(router, { server: kind })
+        const client = yield* SseSocket.connect(server.port)
+        const head = yield* client.readHead()
+        expect(head.status).toBe(200)
+        expect(head.httpVersion).toBe("1.1")
+        expect(head.headers["content-type"]).toBe("text/event-stream")
+        expect(head.headers["cache-control"]).toBe("no-cache")
+        expect(head.headers["x-accel-buffering"]).toBe("no")
+        expect(head.headers["connection"]).toBe("keep-alive")
+        // The first write of the body is `: connected` alone, before any event.
+        yield* client.readUntil(": connected\n\n")
+        expect(client.bodyChunks[0].toString("utf8")).toBe(": connected\n\n")
+        const body = yield* client.readUntil(/(event: time\nid: evt-\d+\ndata: [^\n]*\n\n){3}/, "10 seconds")
+        expect(body).toMatch(
+          /^: connected\n\n(event: time\nid: evt-\d+\ndata: \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\n\n){3}$/
+        )
+        const events = Array.from(
+          body.matchAll(timeEvent),
+          ([, id, time]) => ({ id: Number(id), time: Date.parse(time) })
+        )
+        expect(events.map((event) => event.id)).toEqual([1, 2, 3])
+        // One second apart at least, so the whole-second times strictly increase.
+        expect(events[1].time).toBeGreaterThan(events[0].time)
+        expect(events[2].time).toBeGreaterThan(events[1].time)
+      }).pipe(Effect.scoped))
 
-  it.live("when the client goes away, the example's stream finalizer runs (it logs the disconnection)", () =>
-    Effect.gen(function*() {
-      const disconnected = yield* Deferred.make<void>()
-      const logger = Logger.make<unknown, void>(({ message }) => {
-        const text = Array.isArray(message) ? message.join(" ") : String(message)
-        if (text.includes("client disconnected")) Deferred.unsafeDone(disconnected, Exit.void)
-      })
-      const server = yield* TestServer.serve(router).pipe(
-        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
-      )
-      const client = yield* SseSocket.connect(server.port)
-      yield* client.readUntil("id: evt-1\n", "10 seconds")
-      expect(yield* Deferred.isDone(disconnected)).toBe(false)
-      client.destroy()
-      yield* Deferred.await(disconnected).pipe(Effect.timeout("5 seconds"))
-      yield* server.awaitNoSockets
-    }).pipe(Effect.scoped))
-})
+    it.live("when the client goes away, the example's stream finalizer runs (it logs the disconnection)", () =>
+      Effect.gen(function*() {
+        const disconnected = yield* Deferred.make<void>()
+        const logger = Logger.make<unknown, void>(({ message }) => {
+          const text = Array.isArray(message) ? message.join(" ") : String(message)
+          if (text.includes("client disconnected")) Deferred.unsafeDone(disconnected, Exit.void)
+        })
+        const server = yield* TestServer.serve(router, { server: kind }).pipe(
+          Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+        )
+        const client = yield* SseSocket.connect(server.port)
+        yield* client.readUntil("id: evt-1\n", "10 seconds")
+        expect(yield* Deferred.isDone(disconnected)).toBe(false)
+        client.destroy()
+        yield* Deferred.await(disconnected).pipe(Effect.timeout("5 seconds"))
+        yield* server.awaitNoSockets
+      }).pipe(Effect.scoped))
+  })
+}
 
 describe("the eventsource npm client", () => {
   it.live("receives time events with lastEventId evt-1, evt-2, evt-3 from the time example", () =>
@@ -161,10 +164,12 @@ describe("the eventsource npm client", () => {
         SseResponse.resumable(
           (lastEventId) =>
             Stream.fromEffect(Ref.update(seenIds, (all) => [...all, lastEventId])).pipe(
-              Stream.as(Option.match(lastEventId, {
-                onNone: () => SseEvent.make("first").pipe(SseEvent.withId("evt-1")),
-                onSome: (id) => SseEvent.make(`resumed after ${id}`).pipe(SseEvent.withId("evt-2"))
-              }))
+              Stream.mapEffect(() =>
+                Option.match(lastEventId, {
+                  onNone: () => SseEvent.make("first").pipe(SseEvent.withId("evt-1")),
+                  onSome: (id) => SseEvent.make(`resumed after ${id}`).pipe(SseEvent.withId("evt-2"))
+                })
+              )
             ),
           { retry: 50 }
         )

@@ -1,17 +1,19 @@
 /**
- * effect-sse on a plain `node:http` server: the same hub as `effect-sse.ts` (encode function
- * `SseEvent.make(data)`, `bufferSize` 1024, history 1000, the `disconnect` policy, keep-alive), served with
- * `hub.serveNode(request, response)` from a Node listener instead of a route of Effect's HTTP server, as the
- * guide's "Many connections" recipe does. The other routes of the bench protocol are plain Node handlers;
- * broadcasts publish exactly as in `effect-sse.ts`.
+ * effect-sse on a plain `node:http` server of your own: the same hub as `effect-sse.ts` (encode function
+ * `SseEvent.make(data)`, `bufferSize` 1024, history 1000, the `disconnect` policy, keep-alive), the same router,
+ * served with the listener `SseNode.makeHandler` makes instead of `SseNode.layer`.
  *
  *   PORT=8080 npx tsx bench/servers/effect-sse-node.ts
  */
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
-import { Array as Arr, Duration, Effect, Runtime } from "effect"
+import { Array as Arr, Duration, Effect } from "effect"
 import * as SseEvent from "effect-sse/SseEvent"
 import * as SseHub from "effect-sse/SseHub"
-import { createServer, type ServerResponse } from "node:http"
+import * as SseHubBackend from "effect-sse/SseHubBackend"
+import * as SseNode from "effect-sse/SseNode"
+import * as SseServer from "effect-sse/SseServer"
+import { createServer } from "node:http"
 import * as Protocol from "./protocol.js"
 
 Protocol.exitOnSignals()
@@ -57,11 +59,6 @@ const publishing = (hub: SseHub.SseHub<string>, params: Protocol.BroadcastParams
   )
 }
 
-const json = (res: ServerResponse, status: number, body: unknown) => {
-  res.writeHead(status, { "content-type": "application/json" })
-  res.end(JSON.stringify(body))
-}
-
 const program = Effect.gen(function*() {
   const hub = yield* SseHub.make({
     name: "bench",
@@ -69,33 +66,36 @@ const program = Effect.gen(function*() {
     bufferSize: Protocol.bufferSize,
     history: { size: Protocol.historySize }
   })
-  const run = Runtime.runFork(yield* Effect.runtime<never>())
-  const server = createServer((req, res) => {
-    const path = req.url === undefined ? "/" : req.url.split("?", 1)[0]
-    if (req.method === "GET" && path === "/events") {
-      run(hub.serveNode(req, res))
-    } else if (req.method === "POST" && path === "/broadcast") {
-      const params = Protocol.parseBroadcast(req.url ?? "")
-      if (typeof params === "string") return json(res, 400, { error: params })
-      json(res, 202, params)
-      if (params.count > 0) {
-        run(publishing(hub, params).pipe(Effect.catchAllCause((cause) => Effect.logError("broadcast failed", cause))))
-      }
-    } else if (req.method === "GET" && path === "/stats") {
-      json(res, 200, Protocol.stats(Effect.runSync(hub.clients)))
-    } else if (req.method === "POST" && path === "/gc") {
-      json(res, Protocol.collectGarbage() ? 200 : 501, {})
-    } else if (req.method === "GET" && path === "/time") {
-      json(res, 200, { now: Protocol.nowMicros() })
-    } else {
-      json(res, 404, { error: "not found" })
+  const broadcast = Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const params = Protocol.parseBroadcast(request.url)
+    if (typeof params === "string") return yield* HttpServerResponse.json({ error: params }, { status: 400 })
+    if (params.count > 0) {
+      yield* publishing(hub, params).pipe(
+        Effect.catchAllCause((cause) => Effect.logError("broadcast failed", cause)),
+        Effect.forkDaemon
+      )
     }
+    return yield* HttpServerResponse.json(params, { status: 202 })
   })
+  const router = HttpRouter.empty.pipe(
+    HttpRouter.get("/events", hub.serve()),
+    HttpRouter.post("/broadcast", broadcast),
+    HttpRouter.get("/stats", Effect.flatMap(hub.clients, (n) => HttpServerResponse.json(Protocol.stats(n)))),
+    HttpRouter.post(
+      "/gc",
+      Effect.suspend(() => HttpServerResponse.json({}, { status: Protocol.collectGarbage() ? 200 : 501 }))
+    ),
+    HttpRouter.get("/time", Effect.suspend(() => HttpServerResponse.json({ now: Protocol.nowMicros() })))
+  )
+  const sse = yield* SseServer.make()
+  const handler = yield* SseNode.makeHandler(Effect.provideService(router, SseServer.SseServer, sse))
+  const server = createServer(handler)
   yield* Effect.async<void>((resume) => {
     server.listen(Protocol.port(), Protocol.host, () => resume(Effect.void))
   })
   yield* Effect.log(`effect-sse-node listening on ${Protocol.host}:${Protocol.port()}`)
   return yield* Effect.never
-})
+}).pipe(Effect.provide(SseHubBackend.layerMemory))
 
 NodeRuntime.runMain(Effect.scoped(program))

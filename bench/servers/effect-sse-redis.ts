@@ -6,11 +6,12 @@
  *   PORT=8080 SSE_BENCH_KEY=bench-1 npx tsx bench/servers/effect-sse-redis.ts
  */
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { NodeRuntime } from "@effect/platform-node"
 import { Config, Context, Effect, Layer } from "effect"
 import * as SseEvent from "effect-sse/SseEvent"
-import type * as SseHub from "effect-sse/SseHub"
+import * as SseHub from "effect-sse/SseHub"
 import * as SseHubRedis from "effect-sse/SseHubRedis"
+import * as SseNode from "effect-sse/SseNode"
 import { createServer } from "node:http"
 import * as Protocol from "./protocol.js"
 
@@ -18,16 +19,18 @@ Protocol.exitOnSignals()
 
 class BenchHub extends Context.Tag("BenchHub")<BenchHub, SseHub.SseHub<string>>() {}
 
+// The stream key is `SSE_BENCH_KEY`: the prefix is all of it but the hub's name.
 const BenchHubLive = Layer.unwrapEffect(Effect.map(
   Config.string("SSE_BENCH_KEY").pipe(Config.withDefault("effect-sse:bench")),
   (key) =>
-    SseHubRedis.layer(BenchHub, {
+    SseHub.layer(BenchHub, {
       name: "bench",
       encode: (data: string) => SseEvent.make(data),
       bufferSize: Protocol.bufferSize,
-      history: { size: Protocol.historySize },
-      redis: { key }
-    })
+      history: { size: Protocol.historySize }
+    }).pipe(
+      Layer.provide(SseHubRedis.layer({ prefix: key.endsWith("bench") ? key.slice(0, -"bench".length) : `${key}:` }))
+    )
 ))
 
 /** Resumes on the next turn of the event loop, after pending I/O: how events that come from I/O arrive. */
@@ -66,7 +69,7 @@ const router = HttpRouter.empty.pipe(
 NodeRuntime.runMain(Layer.launch(
   HttpServer.serve(router).pipe(
     Layer.provide(BenchHubLive),
-    Layer.provide(NodeHttpServer.layerConfig(createServer, {
+    Layer.provide(SseNode.layerConfig(createServer, {
       port: Config.integer("PORT"),
       host: Config.succeed(Protocol.host)
     }))

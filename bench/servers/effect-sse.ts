@@ -1,7 +1,7 @@
 /**
  * effect-sse: one `SseHub` (encode function `SseEvent.make(data)`, `bufferSize` 1024, history 1000, the
- * default `disconnect` policy and keep-alive), served with `hub.serve()` on `HttpRouter` + `NodeHttpServer`,
- * assembled as in `examples/chat.ts`.
+ * default `disconnect` policy and keep-alive) on the in-memory backend, served with `hub.serve()` on `HttpRouter` +
+ * `SseNode.layer`, assembled as in `examples/chat.ts`: the library's default path.
  *
  * `POST /broadcast` answers 202 at once; a daemon fiber then publishes the way a user would write it:
  * `hub.publish` in an `Effect.forEach` loop (or `hub.publishAll` B at a time with `batch=B`), paced with
@@ -10,10 +10,12 @@
  *   PORT=8080 npx tsx bench/servers/effect-sse.ts
  */
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { NodeRuntime } from "@effect/platform-node"
 import { Array as Arr, Config, Context, Duration, Effect, Layer } from "effect"
 import * as SseEvent from "effect-sse/SseEvent"
 import * as SseHub from "effect-sse/SseHub"
+import * as SseHubBackend from "effect-sse/SseHubBackend"
+import * as SseNode from "effect-sse/SseNode"
 import { createServer } from "node:http"
 import * as Protocol from "./protocol.js"
 
@@ -26,7 +28,7 @@ const BenchHubLive = SseHub.layer(BenchHub, {
   encode: (data: string) => SseEvent.make(data),
   bufferSize: Protocol.bufferSize,
   history: { size: Protocol.historySize }
-})
+}).pipe(Layer.provide(SseHubBackend.layerMemory))
 
 const sleepUntil = (due: number) =>
   Effect.suspend(() => {
@@ -102,7 +104,7 @@ const router = HttpRouter.empty.pipe(
 const BenchServer = HttpServer.serve(router).pipe(
   HttpServer.withLogAddress,
   Layer.provide(BenchHubLive),
-  Layer.provide(NodeHttpServer.layerConfig(createServer, {
+  Layer.provide(SseNode.layerConfig(createServer, {
     port: Config.integer("PORT"),
     host: Config.succeed(Protocol.host)
   }))

@@ -16,9 +16,15 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as LastEventId from "../core/lastEventId.js"
 import type * as SseClient from "../SseClient.js"
 import type * as SseParser from "../SseParser.js"
 import * as parser from "./parser.js"
+
+/** @internal */
+export const ErrorTypeId: SseClient.ErrorTypeId = Symbol.for(
+  "effect-sse/SseClient/SseClientError"
+) as SseClient.ErrorTypeId
 
 /** @internal */
 export class SseClientError extends Data.TaggedError("SseClientError")<{
@@ -30,6 +36,7 @@ export class SseClientError extends Data.TaggedError("SseClientError")<{
   readonly eventType?: string | undefined
   readonly cause?: unknown
 }> {
+  readonly [ErrorTypeId]: SseClient.ErrorTypeId = ErrorTypeId
   override get message(): string {
     const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
     switch (this.reason) {
@@ -82,21 +89,6 @@ const replaceHeaders = (
 
 const removeHeader = (request: HttpClientRequest.HttpClientRequest, name: string) =>
   name in request.headers ? replaceHeaders(request, Headers.remove(request.headers, name)) : request
-
-const textEncoder = new TextEncoder()
-const ascii = /^[\x00-\x7F]*$/
-
-/**
- * `Last-Event-ID` carries the UTF-8 bytes of the id. Header values are byte strings (one character per byte,
- * as HTTP clients write them), so a non-ASCII id is spelled out byte by byte.
- */
-const headerValue = (id: string): string => {
-  if (ascii.test(id)) return id
-  const bytes = textEncoder.encode(id)
-  let out = ""
-  for (let i = 0; i < bytes.length; i++) out += String.fromCharCode(bytes[i])
-  return out
-}
 
 const isEventStream = (contentType: string | undefined): boolean =>
   contentType !== undefined && contentType.split(";")[0].trim().toLowerCase() === "text/event-stream"
@@ -211,9 +203,15 @@ export const events = <R = never>(
       outcome = { _tag: "End" }
       const lastEventId = state.lastEventId
       yield* Effect.annotateCurrentSpan({ url, lastEventId })
-      const attempt = lastEventId === ""
-        ? request
-        : HttpClientRequest.setHeader(request, "last-event-id", headerValue(lastEventId))
+      const header = LastEventId.encodeHeader(lastEventId)
+      if (header === undefined && lastEventId !== "") {
+        // The standard lets a client leave the header out; an id no HTTP stack would send must not stop it.
+        yield* Effect.logWarning(
+          `SseClient: the last event id ${JSON.stringify(lastEventId)} cannot be sent as a Last-Event-ID header; ` +
+            `requesting ${url} without it`
+        )
+      }
+      const attempt = header === undefined ? request : HttpClientRequest.setHeader(request, "last-event-id", header)
       const response = yield* send(client, attempt, url, maxRedirects)
       if (response.status === 204) {
         outcome = { _tag: "NoContent" }
@@ -262,7 +260,15 @@ export const events = <R = never>(
           const error = last._tag === "Error" ? last.error : undefined
           const giveUp = Effect.fail(Option.fromNullable(error))
           if (!reconnect) return giveUp
-          return Effect.logDebug(`SseClient: reconnecting to ${url} in ${Duration.format(reconnectionTime)}`).pipe(
+          const announce = error === undefined
+            ? Effect.logDebug(
+              `SseClient: ${url} ended the stream; reconnecting in ${Duration.format(reconnectionTime)}`
+            )
+            : Effect.logWarning(
+              `SseClient: the connection to ${url} failed; reconnecting in ${Duration.format(reconnectionTime)}`,
+              error
+            )
+          return announce.pipe(
             Effect.zipRight(Effect.sleep(reconnectionTime)),
             Effect.zipRight(driver === undefined ? Effect.void : Effect.orElse(driver.next(error), () => giveUp)),
             Effect.as(connection)

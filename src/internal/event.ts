@@ -6,39 +6,43 @@ import * as Equal from "effect/Equal"
 import { dual } from "effect/Function"
 import * as Hash from "effect/Hash"
 import * as Inspectable from "effect/Inspectable"
+import * as ParseResult from "effect/ParseResult"
 import { pipeArguments } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
+import * as Fields from "../core/fields.js"
 import type * as SseEvent from "../SseEvent.js"
 
 /** @internal */
 export const TypeId: SseEvent.TypeId = Symbol.for("effect-sse/SseEvent") as SseEvent.TypeId
 
 /** @internal */
+export const ErrorTypeId: SseEvent.ErrorTypeId = Symbol.for("effect-sse/SseEvent/SseEventError") as SseEvent.ErrorTypeId
+
+/** @internal */
 export class SseEventError extends Data.TaggedError("SseEventError")<{
-  readonly reason: "InvalidId" | "InvalidType" | "InvalidRetry" | "InvalidData"
+  readonly reason: SseEvent.SseEventError["reason"]
   readonly value: unknown
   readonly cause?: unknown
 }> {
+  readonly [ErrorTypeId]: SseEvent.ErrorTypeId = ErrorTypeId
   override get message(): string {
     switch (this.reason) {
       case "InvalidId":
-        return `SseEvent field "id" must not contain CR, LF or NUL: ${JSON.stringify(this.value)}`
       case "InvalidType":
-        return `SseEvent field "event" (the type) must not contain CR or LF: ${JSON.stringify(this.value)}`
       case "InvalidRetry":
-        return `SseEvent field "retry" must be a non-negative whole number of milliseconds: ${String(this.value)}`
+        return `SseEvent: ${Fields.describe(this.reason, this.value)}`
       case "InvalidData":
-        return `SseEvent data could not be encoded as JSON: ${String(this.cause ?? this.value)}`
+        return `SseEvent: the data has no JSON form: ${
+          this.cause instanceof Error ? this.cause.message : String(this.cause)
+        }`
+      case "SchemaMismatch":
+        return `SseEvent: the value does not match the schema: ${formatParseError(this.cause)}`
     }
   }
 }
 
-interface Fields {
-  readonly data: string | undefined
-  readonly type: string | undefined
-  readonly id: string | undefined
-  readonly retry: number | undefined
-  readonly comment: string | undefined
+interface Cached extends Fields.Fields {
+  encoded: Uint8Array | undefined
 }
 
 const Proto = {
@@ -46,17 +50,17 @@ const Proto = {
   pipe() {
     return pipeArguments(this, arguments)
   },
-  [Equal.symbol](this: Fields, that: unknown): boolean {
+  [Equal.symbol](this: Fields.Fields, that: unknown): boolean {
     return isSseEvent(that) && this.data === that.data && this.type === that.type && this.id === that.id &&
       this.retry === that.retry && this.comment === that.comment
   },
-  [Hash.symbol](this: Fields): number {
+  [Hash.symbol](this: Fields.Fields): number {
     return Hash.cached(
       this,
       Hash.array([this.data, this.type, this.id, this.retry, this.comment].map((_) => Hash.hash(_)))
     )
   },
-  toJSON(this: Fields) {
+  toJSON(this: Fields.Fields) {
     const out: Record<string, unknown> = { _id: "SseEvent" }
     if (this.comment !== undefined) out.comment = this.comment
     if (this.type !== undefined) out.type = this.type
@@ -73,18 +77,19 @@ const Proto = {
   }
 }
 
-/** @internal */
-export const makeUnsafe = (fields: Fields): SseEvent.SseEvent => {
+/** An event from fields known to be valid. @internal */
+export const unsafeMake = (fields: Fields.Fields): SseEvent.SseEvent => {
   const self = Object.create(Proto)
   self.data = fields.data
   self.type = fields.type
   self.id = fields.id
   self.retry = fields.retry
   self.comment = fields.comment
+  self.encoded = undefined
   return self
 }
 
-const fieldsOf = (self: SseEvent.SseEvent): Fields => ({
+const fieldsOf = (self: SseEvent.SseEvent): Fields.Fields => ({
   data: self.data,
   type: self.type,
   id: self.id,
@@ -97,26 +102,46 @@ export const isSseEvent = (u: unknown): u is SseEvent.SseEvent => typeof u === "
 
 /** @internal */
 export const make = (data: string): SseEvent.SseEvent =>
-  makeUnsafe({ data, type: undefined, id: undefined, retry: undefined, comment: undefined })
+  unsafeMake({ data, type: undefined, id: undefined, retry: undefined, comment: undefined })
 
 /** @internal */
-export const comment = (text: string): SseEvent.SseEvent =>
-  makeUnsafe({ data: undefined, type: undefined, id: undefined, retry: undefined, comment: text })
+export const comment = (text: string): SseEvent.SseEvent => unsafeMake(Fields.commentFields(text))
+
+/** @internal */
+export const invalid = (reason: Fields.FieldError, value: unknown): SseEventError =>
+  new SseEventError({ reason, value })
+
+/** @internal */
+export const fromFields = (fields: {
+  readonly data?: string | undefined
+  readonly type?: string | undefined
+  readonly id?: string | undefined
+  readonly retry?: Duration.DurationInput | undefined
+  readonly comment?: string | undefined
+}): Either.Either<SseEvent.SseEvent, SseEventError> => {
+  const complete: Fields.Fields = {
+    data: fields.data,
+    type: fields.type,
+    id: fields.id,
+    retry: fields.retry === undefined ? undefined : toMillis(fields.retry),
+    comment: fields.comment
+  }
+  const error = Fields.check(complete)
+  if (error === undefined) return Either.right(unsafeMake(complete))
+  const value = error === "InvalidId" ? complete.id : error === "InvalidType" ? complete.type : fields.retry
+  return Either.left(invalid(error, value))
+}
 
 const toMillis = (input: Duration.DurationInput): number => {
-  // A plain number is taken as milliseconds as given, so that -1 or 1.5 are refused at encoding
-  // instead of being rounded by Duration.decode.
+  // A plain number is taken as milliseconds as given, so that -1 or 1.5 are refused instead of being rounded.
   if (typeof input === "number") return input
-  try {
-    return Duration.toMillis(Duration.decode(input))
-  } catch {
-    return Number.NaN
-  }
+  const duration = Duration.decodeUnknown(input)
+  return duration._tag === "Some" ? Duration.toMillis(duration.value) : Number.NaN
 }
 
 /** @internal */
-export const retry = (duration: Duration.DurationInput): SseEvent.SseEvent =>
-  makeUnsafe({ data: undefined, type: undefined, id: undefined, retry: toMillis(duration), comment: undefined })
+export const retry = (duration: Duration.DurationInput): Either.Either<SseEvent.SseEvent, SseEventError> =>
+  fromFields({ retry: duration })
 
 const stringify = (value: unknown): Either.Either<string, SseEventError> => {
   try {
@@ -136,114 +161,92 @@ export const json = (value: unknown): Either.Either<SseEvent.SseEvent, SseEventE
 /** @internal */
 export const jsonSchema = <A, I, R>(schema: Schema.Schema<A, I, R>) => {
   const encode = Schema.encode(schema)
-  return (value: A): Effect.Effect<SseEvent.SseEvent, SseEventError, R> =>
+  return (value: A): Effect.Effect<SseEvent.SseEvent, SseEvent.SseEventError, R> =>
     encode(value).pipe(
-      Effect.mapError((cause) => new SseEventError({ reason: "InvalidData", value, cause })),
+      Effect.mapError((cause) => new SseEventError({ reason: "SchemaMismatch", value, cause })),
       Effect.flatMap(json)
     )
 }
 
-/** @internal */
-export const withType = dual<
-  (type: string) => (self: SseEvent.SseEvent) => SseEvent.SseEvent,
-  (self: SseEvent.SseEvent, type: string) => SseEvent.SseEvent
->(2, (self, type) => makeUnsafe({ ...fieldsOf(self), type }))
+/** The message of a schema failure: the parse error's tree, which names the path and what was expected. @internal */
+export const formatParseError = (cause: unknown): string =>
+  ParseResult.isParseError(cause) ? ParseResult.TreeFormatter.formatErrorSync(cause) : String(cause)
+
+type Input<E> = SseEvent.SseEvent | Either.Either<SseEvent.SseEvent, E>
+
+const refine = <E>(
+  self: Input<E>,
+  f: (event: SseEvent.SseEvent) => Either.Either<SseEvent.SseEvent, SseEventError>
+): Either.Either<SseEvent.SseEvent, E | SseEventError> => isSseEvent(self) ? f(self) : Either.flatMap(self, f)
+
+const checked = (
+  fields: Fields.Fields,
+  error: Fields.FieldError | undefined,
+  value: unknown
+): Either.Either<SseEvent.SseEvent, SseEventError> =>
+  error === undefined ? Either.right(unsafeMake(fields)) : Either.left(invalid(error, value))
 
 /** @internal */
-export const withId = dual<
-  (id: string) => (self: SseEvent.SseEvent) => SseEvent.SseEvent,
-  (self: SseEvent.SseEvent, id: string) => SseEvent.SseEvent
->(2, (self, id) => makeUnsafe({ ...fieldsOf(self), id }))
+export const withType = dual(
+  2,
+  <E>(self: Input<E>, type: string) =>
+    refine(
+      self,
+      (event) => checked({ ...fieldsOf(event), type }, Fields.isValidType(type) ? undefined : "InvalidType", type)
+    )
+)
 
 /** @internal */
-export const withRetry = dual<
-  (retry: Duration.DurationInput) => (self: SseEvent.SseEvent) => SseEvent.SseEvent,
-  (self: SseEvent.SseEvent, retry: Duration.DurationInput) => SseEvent.SseEvent
->(2, (self, retry) => makeUnsafe({ ...fieldsOf(self), retry: toMillis(retry) }))
+export const withId = dual(
+  2,
+  <E>(self: Input<E>, id: string) =>
+    refine(self, (event) => checked({ ...fieldsOf(event), id }, Fields.isValidId(id) ? undefined : "InvalidId", id))
+)
 
 /** @internal */
-export const withComment = dual<
-  (comment: string) => (self: SseEvent.SseEvent) => SseEvent.SseEvent,
-  (self: SseEvent.SseEvent, comment: string) => SseEvent.SseEvent
->(2, (self, comment) => makeUnsafe({ ...fieldsOf(self), comment }))
+export const withRetry = dual(
+  2,
+  <E>(self: Input<E>, duration: Duration.DurationInput) =>
+    refine(self, (event) => {
+      const millis = toMillis(duration)
+      return checked(
+        { ...fieldsOf(event), retry: millis },
+        Fields.isValidRetry(millis) ? undefined : "InvalidRetry",
+        duration
+      )
+    })
+)
+
+const total = <E>(self: Input<E>, f: (event: SseEvent.SseEvent) => SseEvent.SseEvent) =>
+  isSseEvent(self) ? f(self) : Either.map(self, f)
 
 /** @internal */
-export const withData = dual<
-  (data: string) => (self: SseEvent.SseEvent) => SseEvent.SseEvent,
-  (self: SseEvent.SseEvent, data: string) => SseEvent.SseEvent
->(2, (self, data) => makeUnsafe({ ...fieldsOf(self), data }))
-
-// -----------------------------------------------------------------------------
-// encoding
-// -----------------------------------------------------------------------------
-
-const lineBreak = /\r\n|\r|\n/
-const hasLineBreak = /[\r\n]/
-const hasIdBreaker = /[\r\n\0]/
+export const withComment = dual(
+  2,
+  <E>(self: Input<E>, text: string) => total(self, (event) => unsafeMake({ ...fieldsOf(event), comment: text }))
+)
 
 /** @internal */
-export const check = (self: SseEvent.SseEvent): SseEventError | undefined => {
-  if (self.id !== undefined && hasIdBreaker.test(self.id)) {
-    return new SseEventError({ reason: "InvalidId", value: self.id })
-  }
-  if (self.type !== undefined && hasLineBreak.test(self.type)) {
-    return new SseEventError({ reason: "InvalidType", value: self.type })
-  }
-  if (self.retry !== undefined && !(Number.isSafeInteger(self.retry) && self.retry >= 0)) {
-    return new SseEventError({ reason: "InvalidRetry", value: self.retry })
-  }
-  return undefined
-}
+export const withData = dual(
+  2,
+  <E>(self: Input<E>, data: string) => total(self, (event) => unsafeMake({ ...fieldsOf(event), data }))
+)
 
-const appendLines = (out: string, prefix: string, text: string): string => {
-  if (!hasLineBreak.test(text)) return out + prefix + text + "\n"
-  const lines = text.split(lineBreak)
-  for (let i = 0; i < lines.length; i++) out += prefix + lines[i] + "\n"
-  return out
-}
-
-const appendComment = (out: string, text: string): string => {
-  const lines = hasLineBreak.test(text) ? text.split(lineBreak) : [text]
-  for (let i = 0; i < lines.length; i++) out += lines[i] === "" ? ":\n" : ": " + lines[i] + "\n"
-  return out
-}
+/** An event with its id set by the library (hub ids are always valid). @internal */
+export const unsafeWithId = (self: SseEvent.SseEvent, id: string): SseEvent.SseEvent =>
+  self.id === id ? self : unsafeMake({ ...fieldsOf(self), id })
 
 /** @internal */
-export const unsafeEncodeString = (self: SseEvent.SseEvent): string => {
-  let out = ""
-  if (self.comment !== undefined) out = appendComment(out, self.comment)
-  if (self.type !== undefined) out += "event: " + self.type + "\n"
-  if (self.id !== undefined) out += "id: " + self.id + "\n"
-  if (self.retry !== undefined) out += "retry: " + self.retry + "\n"
-  if (self.data !== undefined) out = appendLines(out, "data: ", self.data)
-  return out + "\n"
-}
+export const encodeString = (self: SseEvent.SseEvent): string => Fields.encodeString(self)
 
-/** @internal */
-export const validate = (self: SseEvent.SseEvent): Either.Either<SseEvent.SseEvent, SseEventError> => {
-  const error = check(self)
-  return error === undefined ? Either.right(self) : Either.left(error)
+/** The wire bytes of an event, computed once per event and kept with it. @internal */
+export const encode = (self: SseEvent.SseEvent): Uint8Array => {
+  const cached = self as unknown as Cached
+  return cached.encoded ??= Fields.encode(self)
 }
 
 /** @internal */
-export const encodeString = (self: SseEvent.SseEvent): Either.Either<string, SseEventError> => {
-  const error = check(self)
-  return error === undefined ? Either.right(unsafeEncodeString(self)) : Either.left(error)
-}
-
-const textEncoder = new TextEncoder()
-const encodedCache = new WeakMap<SseEvent.SseEvent, Either.Either<Uint8Array, SseEventError>>()
-
-/** Encodes an event known to be valid (no id or type), without caching. @internal */
-export const unsafeEncode = (self: SseEvent.SseEvent): Uint8Array => textEncoder.encode(unsafeEncodeString(self))
+export const connected: SseEvent.SseEvent = comment("connected")
 
 /** @internal */
-export const encode = (self: SseEvent.SseEvent): Either.Either<Uint8Array, SseEventError> => {
-  let encoded = encodedCache.get(self)
-  if (encoded === undefined) {
-    const error = check(self)
-    encoded = error === undefined ? Either.right(textEncoder.encode(unsafeEncodeString(self))) : Either.left(error)
-    encodedCache.set(self, encoded)
-  }
-  return encoded
-}
+export const keepAlive: SseEvent.SseEvent = comment("keep-alive")

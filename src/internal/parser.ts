@@ -1,349 +1,67 @@
 import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Core from "../core/parser.js"
 import type * as SseParser from "../SseParser.js"
+import { formatParseError } from "./event.js"
 
 /** @internal */
-export const defaultMaxBufferSize = 8 * 1024 * 1024
+export const ErrorTypeId: SseParser.ErrorTypeId = Symbol.for(
+  "effect-sse/SseParser/SseParserError"
+) as SseParser.ErrorTypeId
 
 /** @internal */
 export class SseParserError extends Data.TaggedError("SseParserError")<{
-  readonly reason: "LineTooLong" | "EventTooLarge"
-  readonly limit: number
+  readonly reason: SseParser.SseParserError["reason"]
+  readonly limit?: number | undefined
+  readonly lastEventId?: string | undefined
+  readonly eventType?: string | undefined
+  readonly cause?: unknown
 }> {
+  readonly [ErrorTypeId]: SseParser.ErrorTypeId = ErrorTypeId
   override get message(): string {
     switch (this.reason) {
       case "LineTooLong":
-        return `SseParser: a line is longer than the limit of ${this.limit} characters`
       case "EventTooLarge":
-        return `SseParser: an event's data is longer than the limit of ${this.limit} characters`
+        return `SseParser: ${Core.describe({ reason: this.reason, limit: this.limit ?? 0 })}`
+      case "SchemaMismatch":
+        return `SseParser: the data of the "${this.eventType}" event with id ${
+          JSON.stringify(this.lastEventId)
+        } does not match the schema: ${formatParseError(this.cause)}`
     }
   }
 }
 
-const LF = 10
-const CR = 13
-const SPACE = 32
-const COLON = 58
-const BOM = 0xFEFF
-
-// Each call decodes a whole piece of the stream (see `Parser.decode`), without `stream`, so the decoders hold
-// no state and can be shared. `ignoreBOM: true` keeps a BOM in the text: the parser drops one at the start of
-// the stream only, where a decoder would drop one at the start of every call.
-const asciiDecoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
-// Node decodes ASCII several times faster on its UTF-8 fast path, but other text faster through ICU, which a
-// decoder switches to for good once it has been used with `stream`. Elsewhere both decoders are the same.
-const textDecoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
-textDecoder.decode(new Uint8Array(0), { stream: true })
-
-/** Where an incomplete UTF-8 sequence at the end of `bytes` starts, or `bytes.length` if there is none. */
-const incompleteSuffix = (bytes: Uint8Array): number => {
-  const length = bytes.length
-  for (let i = length - 1; i >= 0 && i >= length - 3; i--) {
-    const byte = bytes[i]
-    if (byte < 0x80) return length
-    if (byte >= 0xC0) {
-      const needed = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2
-      return length - i < needed ? i : length
-    }
-  }
-  return length
-}
+const fromFailure = (failure: Core.Failure): SseParserError =>
+  new SseParserError({ reason: failure.reason, limit: failure.limit })
 
 /** @internal */
-export const isEvent = (output: SseParser.Output): output is SseParser.Event => output._tag === "Event"
+export const defaultMaxBufferSize = Core.defaultMaxBufferSize
 
-/** @internal */
-export const isRetry = (output: SseParser.Output): output is SseParser.Retry => output._tag === "Retry"
-
-const isDigits = (s: string, start: number, end: number): boolean => {
-  if (start === end) return false
-  for (let i = start; i < end; i++) {
-    const c = s.charCodeAt(i)
-    if (c < 48 || c > 57) return false
-  }
-  return true
-}
-
-/** Whether the line at `start` begins with `data:`, by far the most frequent field. */
-const isData = (s: string, start: number): boolean =>
-  s.charCodeAt(start) === 100 && s.charCodeAt(start + 1) === 97 && s.charCodeAt(start + 2) === 116 &&
-  s.charCodeAt(start + 3) === 97 && s.charCodeAt(start + 4) === COLON
-
-/**
- * The parser of the standard, one line at a time. Lines are located with `indexOf` scans over each decoded
- * chunk and handed over as `(string, start, end)` ranges, so that no line is copied unless it spans chunks.
- *
- * @internal
- */
-export class Parser implements SseParser.Parser {
-  private readonly maxBufferSize: number
-  // The bytes of a character split across chunks, decoded with the next chunk.
-  private tail: Uint8Array | undefined = undefined
-  // Whether the last chunk decoded was ASCII, which picks the decoder for the next.
-  private ascii = true
-  // Set once text has been read, so that only the first text of a stream may lose a BOM.
-  private started = false
-  // The previous chunk ended with CR: an LF at the start of the next one belongs to it.
-  private skipLF = false
-  private pending = ""
-  private data = ""
-  private hasData = false
-  private type = ""
-  private idBuffer: string
-  private failure: SseParserError | undefined = undefined
-  private out: Array<SseParser.Output> = []
-  lastEventId: string
-
-  constructor(options?: SseParser.Options) {
-    this.maxBufferSize = options?.maxBufferSize ?? defaultMaxBufferSize
-    this.lastEventId = options?.lastEventId ?? ""
-    this.idBuffer = this.lastEventId
-  }
-
+/** The core parser, with the `Either` forms of its methods. @internal */
+export class Parser extends Core.Parser implements SseParser.Parser {
   feed(chunk: Uint8Array): Either.Either<ReadonlyArray<SseParser.Output>, SseParserError> {
     const out: Array<SseParser.Output> = []
-    const error = this.feedInto(chunk, out)
-    return error === undefined ? Either.right(out) : Either.left(error)
+    const failure = this.feedInto(chunk, out)
+    return failure === undefined ? Either.right(out) : Either.left(fromFailure(failure))
   }
 
   feedString(chunk: string): Either.Either<ReadonlyArray<SseParser.Output>, SseParserError> {
     const out: Array<SseParser.Output> = []
-    const error = this.feedStringInto(chunk, out)
-    return error === undefined ? Either.right(out) : Either.left(error)
-  }
-
-  /** Decodes and parses `chunk`, pushing what it completes onto `out`. */
-  feedInto(chunk: Uint8Array, out: Array<SseParser.Output>): SseParserError | undefined {
-    if (this.failure !== undefined) return this.failure
-    this.out = out
-    this.text(this.decode(chunk))
-    return this.failure
-  }
-
-  /** Parses already decoded text, pushing what it completes onto `out`. */
-  feedStringInto(chunk: string, out: Array<SseParser.Output>): SseParserError | undefined {
-    if (this.failure !== undefined) return this.failure
-    this.out = out
-    this.text(chunk)
-    return this.failure
-  }
-
-  /**
-   * UTF-8 decoding of a stream, chunk by chunk. A sequence that the chunk leaves incomplete is held back and
-   * decoded with the next chunk, so every piece decoded (and flushed) ends right before a byte that is not a
-   * continuation byte. A decoder reading the whole stream would close any sequence in progress at that byte
-   * too, so the replacement characters come out exactly the same.
-   */
-  private decode(chunk: Uint8Array): string {
-    let bytes = chunk
-    if (this.tail !== undefined) {
-      bytes = new Uint8Array(this.tail.length + chunk.length)
-      bytes.set(this.tail)
-      bytes.set(chunk, this.tail.length)
-      this.tail = undefined
-    }
-    const cut = incompleteSuffix(bytes)
-    if (cut < bytes.length) {
-      this.tail = bytes.slice(cut)
-      bytes = bytes.subarray(0, cut)
-    }
-    const text = (this.ascii ? asciiDecoder : textDecoder).decode(bytes)
-    // As many characters as bytes: ASCII, or near enough to choose a decoder.
-    this.ascii = text.length === bytes.length
-    return text
-  }
-
-  end(): void {
-    this.tail = undefined
-    this.started = false
-    this.skipLF = false
-    this.pending = ""
-    this.data = ""
-    this.hasData = false
-    this.type = ""
-    // A new stream starts from the source's last event ID string, as browsers do on reconnection.
-    this.idBuffer = this.lastEventId
-    this.failure = undefined
-    this.out = []
-  }
-
-  private text(text: string): void {
-    const length = text.length
-    if (length === 0) return
-    let pos = 0
-    if (!this.started) {
-      this.started = true
-      // One leading BOM is dropped, whether it arrived as bytes or as text.
-      if (text.charCodeAt(0) === BOM) {
-        if (length === 1) return
-        pos = 1
-      }
-    }
-    if (this.skipLF) {
-      this.skipLF = false
-      if (text.charCodeAt(0) === LF) pos = 1
-    }
-    let lf = text.indexOf("\n", pos)
-    let cr = text.indexOf("\r", pos)
-    if (this.pending.length > 0) {
-      const end = cr === -1 ? lf : lf === -1 ? cr : cr < lf ? cr : lf
-      if (end === -1) {
-        this.pending += pos === 0 ? text : text.slice(pos)
-        if (this.pending.length > this.maxBufferSize) this.fail("LineTooLong")
-        return
-      }
-      const line = this.pending + text.slice(pos, end)
-      this.pending = ""
-      if (!this.line(line, 0, line.length)) return
-      pos = this.next(text, end, length)
-    }
-    const out = this.out
-    const max = this.maxBufferSize
-    while (pos < length) {
-      if (lf !== -1 && lf < pos) lf = text.indexOf("\n", pos)
-      if (cr !== -1 && cr < pos) cr = text.indexOf("\r", pos)
-      const end = cr === -1 ? lf : lf === -1 ? cr : cr < lf ? cr : lf
-      if (end === -1) {
-        this.pending = pos === 0 ? text : text.slice(pos)
-        if (this.pending.length > this.maxBufferSize) this.fail("LineTooLong")
-        return
-      }
-      if (end === pos) {
-        this.dispatch()
-      } else if (isData(text, pos) && end - pos <= max) {
-        let valueStart = pos + 5
-        if (valueStart < end && text.charCodeAt(valueStart) === SPACE) valueStart++
-        const value = text.slice(valueStart, end)
-        // A single `data:` line directly followed by an empty line is the shape of most events: dispatch it
-        // without going through the data buffer.
-        if (!this.hasData && end === lf && text.charCodeAt(end + 1) === LF) {
-          this.lastEventId = this.idBuffer
-          out.push({
-            _tag: "Event",
-            type: this.type === "" ? "message" : this.type,
-            data: value,
-            lastEventId: this.idBuffer
-          })
-          this.type = ""
-          pos = end + 2
-          continue
-        }
-        if (!this.appendData(value)) return
-      } else if (!this.line(text, pos, end)) {
-        return
-      }
-      pos = end === lf ? end + 1 : this.next(text, end, length)
-    }
-  }
-
-  /** The position after the line break at `end`: CRLF is one break, and a CR ending the chunk may own an LF. */
-  private next(text: string, end: number, length: number): number {
-    if (text.charCodeAt(end) === CR) {
-      if (end + 1 === length) {
-        this.skipLF = true
-        return length
-      }
-      if (text.charCodeAt(end + 1) === LF) return end + 2
-    }
-    return end + 1
-  }
-
-  /** Processes the line `s[start, end)`; returns false when a limit was exceeded. */
-  private line(s: string, start: number, end: number): boolean {
-    if (start === end) {
-      this.dispatch()
-      return true
-    }
-    if (end - start > this.maxBufferSize) {
-      this.fail("LineTooLong")
-      return false
-    }
-    const first = s.charCodeAt(start)
-    if (first === COLON) return true
-    if (isData(s, start)) {
-      let valueStart = start + 5
-      if (valueStart < end && s.charCodeAt(valueStart) === SPACE) valueStart++
-      return this.appendData(s.slice(valueStart, end))
-    }
-    if (first === 105 && s.charCodeAt(start + 1) === 100 && s.charCodeAt(start + 2) === COLON) {
-      let valueStart = start + 3
-      if (valueStart < end && s.charCodeAt(valueStart) === SPACE) valueStart++
-      const value = s.slice(valueStart, end)
-      if (value.indexOf("\0") === -1) this.idBuffer = value
-      return true
-    }
-    if (
-      first === 101 && s.charCodeAt(start + 1) === 118 && s.charCodeAt(start + 2) === 101 &&
-      s.charCodeAt(start + 3) === 110 && s.charCodeAt(start + 4) === 116 && s.charCodeAt(start + 5) === COLON
-    ) {
-      let valueStart = start + 6
-      if (valueStart < end && s.charCodeAt(valueStart) === SPACE) valueStart++
-      this.type = s.slice(valueStart, end)
-      return true
-    }
-    let colon = start + 1
-    while (colon < end && s.charCodeAt(colon) !== COLON) colon++
-    let valueStart = colon + 1
-    if (valueStart < end && s.charCodeAt(valueStart) === SPACE) valueStart++
-    switch (s.slice(start, colon)) {
-      case "data":
-        return this.appendData(colon < end ? s.slice(valueStart, end) : "")
-      case "event":
-        this.type = colon < end ? s.slice(valueStart, end) : ""
-        return true
-      case "id": {
-        const value = colon < end ? s.slice(valueStart, end) : ""
-        if (value.indexOf("\0") === -1) this.idBuffer = value
-        return true
-      }
-      case "retry":
-        if (colon < end && isDigits(s, valueStart, end)) {
-          this.out.push({ _tag: "Retry", millis: Number(s.slice(valueStart, end)) })
-        }
-        return true
-      default:
-        return true
-    }
-  }
-
-  private appendData(value: string): boolean {
-    if (this.hasData) {
-      this.data = this.data + "\n" + value
-    } else {
-      this.data = value
-      this.hasData = true
-    }
-    if (this.data.length > this.maxBufferSize) {
-      this.fail("EventTooLarge")
-      return false
-    }
-    return true
-  }
-
-  private dispatch(): void {
-    this.lastEventId = this.idBuffer
-    if (this.hasData) {
-      this.out.push({
-        _tag: "Event",
-        type: this.type === "" ? "message" : this.type,
-        data: this.data,
-        lastEventId: this.idBuffer
-      })
-      this.data = ""
-      this.hasData = false
-    }
-    this.type = ""
-  }
-
-  private fail(reason: SseParserError["reason"]): void {
-    this.failure = new SseParserError({ reason, limit: this.maxBufferSize })
-    this.pending = ""
-    this.data = ""
-    this.hasData = false
+    const failure = this.feedStringInto(chunk, out)
+    return failure === undefined ? Either.right(out) : Either.left(fromFailure(failure))
   }
 }
+
+/** @internal */
+export const isEvent = Core.isEvent as (output: SseParser.Output) => output is SseParser.Event
+
+/** @internal */
+export const isRetry = Core.isRetry
 
 /** @internal */
 export const make = (options?: SseParser.Options): Parser => new Parser(options)
@@ -353,15 +71,8 @@ export const parse = (
   input: string | Uint8Array | Iterable<string | Uint8Array>,
   options?: SseParser.Options
 ): Either.Either<Array<SseParser.Output>, SseParserError> => {
-  const parser = new Parser(options)
-  const out: Array<SseParser.Output> = []
-  const chunks = typeof input === "string" || input instanceof Uint8Array ? [input] : input
-  for (const chunk of chunks) {
-    const error = typeof chunk === "string" ? parser.feedStringInto(chunk, out) : parser.feedInto(chunk, out)
-    if (error !== undefined) return Either.left(error)
-  }
-  parser.end()
-  return Either.right(out)
+  const result = Core.parseAll(input, options)
+  return Array.isArray(result) ? Either.right(result) : Either.left(fromFailure(result))
 }
 
 /**
@@ -371,21 +82,23 @@ export const parse = (
  * @internal
  */
 export const channel = <In, IE, Done>(
-  parser: Parser,
-  feed: (parser: Parser, chunk: In, out: Array<SseParser.Output>) => SseParserError | undefined
+  parser: Core.Parser,
+  feed: (parser: Core.Parser, chunk: In, out: Array<SseParser.Output>) => Core.Failure | undefined
 ): Channel.Channel<Chunk.Chunk<SseParser.Output>, Chunk.Chunk<In>, IE | SseParserError, IE, Done, Done> => {
   const loop: Channel.Channel<Chunk.Chunk<SseParser.Output>, Chunk.Chunk<In>, IE | SseParserError, IE, Done, Done> =
     Channel.readWithCause({
       onInput: (input: Chunk.Chunk<In>) => {
         const out: Array<SseParser.Output> = []
-        let error: SseParserError | undefined
+        let failure: Core.Failure | undefined
         const chunks = Chunk.toReadonlyArray(input)
         for (let i = 0; i < chunks.length; i++) {
-          error = feed(parser, chunks[i], out)
-          if (error !== undefined) break
+          failure = feed(parser, chunks[i], out)
+          if (failure !== undefined) break
         }
         const write = out.length === 0 ? Channel.void : Channel.write(Chunk.unsafeFromArray(out))
-        return error === undefined ? Channel.zipRight(write, loop) : Channel.zipRight(write, Channel.fail(error))
+        return failure === undefined
+          ? Channel.zipRight(write, loop)
+          : Channel.zipRight(write, Channel.fail(fromFailure(failure)))
       },
       onFailure: Channel.failCause,
       onDone: (done: Done) => {
@@ -396,17 +109,92 @@ export const channel = <In, IE, Done>(
   return loop
 }
 
-const feedBytes = (parser: Parser, chunk: Uint8Array, out: Array<SseParser.Output>) => parser.feedInto(chunk, out)
-const feedText = (parser: Parser, chunk: string, out: Array<SseParser.Output>) => parser.feedStringInto(chunk, out)
+/** @internal */
+export const feedBytes = (parser: Core.Parser, chunk: Uint8Array, out: Array<SseParser.Output>) =>
+  parser.feedInto(chunk, out)
+const feedText = (parser: Core.Parser, chunk: string, out: Array<SseParser.Output>) => parser.feedStringInto(chunk, out)
 
 /** @internal */
 export const decode = <IE = never, Done = unknown>(
   options?: SseParser.Options
 ): Channel.Channel<Chunk.Chunk<SseParser.Output>, Chunk.Chunk<Uint8Array>, IE | SseParserError, IE, Done, Done> =>
-  Channel.suspend(() => channel(new Parser(options), feedBytes))
+  Channel.suspend(() => channel(new Core.Parser(options), feedBytes))
 
 /** @internal */
 export const decodeString = <IE = never, Done = unknown>(
   options?: SseParser.Options
 ): Channel.Channel<Chunk.Chunk<SseParser.Output>, Chunk.Chunk<string>, IE | SseParserError, IE, Done, Done> =>
-  Channel.suspend(() => channel(new Parser(options), feedText))
+  Channel.suspend(() => channel(new Core.Parser(options), feedText))
+
+/** A function decoding an event's data as the JSON of `schema`, failing with `SchemaMismatch`. @internal */
+export const decodeData = <A, I, R>(schema: Schema.Schema<A, I, R>) => {
+  const decodeJson = Schema.decodeUnknown(Schema.parseJson(schema))
+  return (event: SseParser.Event): Effect.Effect<SseParser.Event<A>, SseParserError, R> =>
+    decodeJson(event.data).pipe(
+      Effect.map((data): SseParser.Event<A> => ({
+        _tag: "Event",
+        type: event.type,
+        data,
+        lastEventId: event.lastEventId
+      })),
+      Effect.mapError((cause) =>
+        new SseParserError({ reason: "SchemaMismatch", lastEventId: event.lastEventId, eventType: event.type, cause })
+      )
+    )
+}
+
+/**
+ * A channel that maps the elements of each input chunk with `f`, in order, and writes the results. On the first
+ * failure it writes the results before it, then fails: what came before a bad element is never lost, as with the
+ * parser's limits.
+ *
+ * @internal
+ */
+export const mapEachOrFail = <A, B, E, R, IE, Done>(
+  f: (a: A) => Effect.Effect<B, E, R>
+): Channel.Channel<Chunk.Chunk<B>, Chunk.Chunk<A>, IE | E, IE, Done, Done, R> => {
+  const mapChunk = (input: Chunk.Chunk<A>) =>
+    Effect.gen(function*() {
+      const out: Array<B> = []
+      for (const a of input) {
+        const result = yield* Effect.either(f(a))
+        if (Either.isLeft(result)) return { out, failure: Option.some(result.left) }
+        out.push(result.right)
+      }
+      return { out, failure: Option.none<E>() }
+    })
+  const loop: Channel.Channel<Chunk.Chunk<B>, Chunk.Chunk<A>, IE | E, IE, Done, Done, R> = Channel.readWithCause({
+    onInput: (input: Chunk.Chunk<A>) =>
+      Channel.flatMap(Channel.fromEffect(mapChunk(input)), ({ failure, out }) => {
+        const write = out.length === 0 ? Channel.void : Channel.write(Chunk.unsafeFromArray(out))
+        return Option.isNone(failure)
+          ? Channel.zipRight(write, loop)
+          : Channel.zipRight(write, Channel.fail(failure.value))
+      }),
+    onFailure: Channel.failCause,
+    onDone: Channel.succeed
+  })
+  return loop
+}
+
+/** @internal */
+export const decodeSchema = <A, I, R>(schema: Schema.Schema<A, I, R>) =>
+<IE = never, Done = unknown>(
+  options?: SseParser.Options
+): Channel.Channel<
+  Chunk.Chunk<SseParser.Output<A>>,
+  Chunk.Chunk<Uint8Array>,
+  IE | SseParserError,
+  IE,
+  Done,
+  Done,
+  R
+> => {
+  const decodeEvent = decodeData(schema)
+  return Channel.pipeTo(
+    decode<IE, Done>(options),
+    mapEachOrFail((output: SseParser.Output): Effect.Effect<SseParser.Output<A>, SseParserError, R> =>
+      output._tag === "Event" ? decodeEvent(output) : Effect.succeed(output)
+    )
+  )
+}

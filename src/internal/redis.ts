@@ -1,19 +1,21 @@
-import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import type * as Context from "effect/Context"
+import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
-import { Redis } from "ioredis"
-import type * as SseEvent from "../SseEvent.js"
-import type * as SseHub from "../SseHub.js"
+import type { Redis, RedisOptions } from "ioredis"
+import * as History from "../core/history.js"
+import * as Layout from "../core/redis.js"
+import type * as SseHubBackend from "../SseHubBackend.js"
 import type * as SseHubRedis from "../SseHubRedis.js"
+import * as backend from "./backend.js"
 import * as event from "./event.js"
-import * as hub from "./hub.js"
-import * as sink from "./sink.js"
+import * as errors from "./hubErrors.js"
+import * as ioredis from "./ioredis.js"
 
 /** @internal */
 export const defaultUrl = "redis://127.0.0.1:6379"
@@ -23,296 +25,381 @@ export const defaultReconnect: Schedule.Schedule<unknown> = Schedule.exponential
   Schedule.union(Schedule.spaced("2 seconds"))
 )
 
-const streamId = /^(\d+)-(\d+)$/
+/** @internal */
+export const defaultClockTolerance = Duration.seconds(2)
 
-/**
- * Orders Redis stream ids ("<ms>-<seq>"). Both parts can exceed 2^53 in theory, so they are compared as
- * digit strings.
- *
- * @internal
- */
-export const compareIds = (a: string, b: string): number => {
-  const [ams, aseq] = a.split("-")
-  const [bms, bseq] = b.split("-")
-  const compareDigits = (x: string, y: string) =>
-    x.length !== y.length ? x.length - y.length : x < y ? -1 : x > y ? 1 : 0
-  return compareDigits(ams, bms) || compareDigits(aseq ?? "0", bseq ?? "0")
-}
+/** How long the reader's `XREAD` blocks waiting for new entries. */
+const blockMillis = 5000
 
-interface Stored {
-  readonly data?: string
-  readonly type?: string
-  readonly retry?: number
-  readonly comment?: string
-}
-
-const store = (self: SseEvent.SseEvent): string => {
-  const stored: { -readonly [K in keyof Stored]: Stored[K] } = {}
-  if (self.data !== undefined) stored.data = self.data
-  if (self.type !== undefined) stored.type = self.type
-  if (self.retry !== undefined) stored.retry = self.retry
-  if (self.comment !== undefined) stored.comment = self.comment
-  return JSON.stringify(stored)
-}
-
-const restore = (id: string, fields: ReadonlyArray<string>): hub.Entry | undefined => {
-  let stored: Stored | undefined
-  let topics: ReadonlyArray<string> | undefined
+/** A URL with its password hidden, for messages. */
+const redactUrl = (url: string): string => {
   try {
-    for (let i = 0; i + 1 < fields.length; i += 2) {
-      if (fields[i] === "e") stored = JSON.parse(fields[i + 1])
-      else if (fields[i] === "t") topics = JSON.parse(fields[i + 1])
-    }
+    const parsed = new URL(url)
+    if (parsed.password !== "") parsed.password = "***"
+    return parsed.toString()
   } catch {
-    return undefined
-  }
-  if (stored === undefined || typeof stored !== "object") return undefined
-  const self = event.makeUnsafe({
-    data: stored.data,
-    type: stored.type,
-    id,
-    retry: stored.retry,
-    comment: stored.comment
-  })
-  const bytes = event.encode(self)
-  if (bytes._tag === "Left") return undefined
-  const match = streamId.exec(id)
-  return {
-    seq: 0,
-    id,
-    event: self,
-    bytes: sink.toBuffer(bytes.right),
-    topics,
-    at: match === null ? 0 : Number(match[1])
+    return "(an invalid URL)"
   }
 }
 
-/**
- * The Redis backend: a Redis Stream per hub is the log and the history. Publishes are `XADD`s (trimmed to the
- * history size); each process reads new entries with a blocking `XREAD` on its own connection, from the last
- * entry it delivered, so a reconnect after an outage continues exactly where it stopped.
- *
- * @internal
- */
-export const backend = (
-  name: string,
-  options: SseHubRedis.RedisOptions & { readonly historySize: number; readonly maxAge: number | undefined }
-): Effect.Effect<hub.Backend, ConfigError.ConfigError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const url = options.url ?? (yield* Config.string("REDIS_URL").pipe(Config.withDefault(defaultUrl)))
-    const key = options.key ?? `effect-sse:${name}`
-    const reconnect = options.reconnect ?? defaultReconnect
-    const unavailable = (cause: unknown) => new hub.HubUnavailable({ hub: name, cause })
-
-    // Commands fail at once while Redis is unreachable instead of queueing: a publish must never hang or be
-    // silently deferred.
-    const publisher = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        new Redis(url, {
-          lazyConnect: true,
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 0,
-          commandTimeout: Duration.toMillis(options.commandTimeout ?? "2 seconds")
-        })
-      ),
-      (redis) => Effect.sync(() => redis.disconnect())
+/** Checks a Redis URL as ioredis will read it; a `ConfigError` names what is wrong. */
+const checkUrl = (url: string): Either.Either<string, ConfigError.ConfigError> => {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return Either.left(
+      ConfigError.InvalidData(["REDIS_URL"], `Expected a Redis URL (redis://host:port), got an invalid URL`)
     )
-    const reader = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        new Redis(url, {
-          lazyConnect: true,
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 0
-        })
-      ),
-      (redis) => Effect.sync(() => redis.disconnect())
-    )
-    // Connection errors surface as failed commands; keep ioredis from reporting them as unhandled.
-    publisher.on("error", () => {})
-    reader.on("error", () => {})
-    // Every caller awaits the first connection attempt (so that concurrent first commands do not fail while the
-    // socket opens); afterwards commands go straight out and fail fast whenever Redis is unreachable.
-    const commandsOn = (redis: Redis) => {
-      let first: Promise<void> | undefined
-      const connected = Effect.promise(() => first ??= redis.connect().catch(() => undefined))
-      return <A>(run: () => Promise<A>) =>
-        Effect.zipRight(connected, Effect.tryPromise({ try: run, catch: unavailable }))
-    }
-    const onPublisher = commandsOn(publisher)
-    const onReader = commandsOn(reader)
-
-    // Where this process starts reading: the newest entry when it first reaches Redis. A publish waits until
-    // it is known, so that this hub's own first publishes are read back, not taken for history.
-    let startId: string | undefined
-    const lock = yield* Effect.makeSemaphore(1)
-    const ensureStarted = lock.withPermits(1)(Effect.suspend(() =>
-      startId !== undefined ? Effect.void : onReader(() => reader.xrevrange(key, "+", "-", "COUNT", 1)).pipe(
-        Effect.map((newest) => {
-          startId = newest.length > 0 ? newest[0][0] : "0-0"
-        })
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    return Either.left(
+      ConfigError.InvalidData(
+        ["REDIS_URL"],
+        `Expected a redis:// or rediss:// URL, got the protocol "${parsed.protocol}"`
       )
-    ))
-    let lastPublished: string | undefined
-    let last: string | undefined
+    )
+  }
+  if (parsed.port !== "" && !(Number(parsed.port) > 0 && Number(parsed.port) < 65536)) {
+    return Either.left(
+      ConfigError.InvalidData(["REDIS_URL"], `Expected a port between 1 and 65535, got "${parsed.port}"`)
+    )
+  }
+  return Either.right(url)
+}
 
-    const publish: hub.Backend["publish"] = (events, topics) =>
-      Effect.suspend((): Effect.Effect<ReadonlyArray<string>, hub.HubUnavailable | event.SseEventError> => {
-        for (const e of events) {
-          // The id comes from the stream entry; the other fields must be valid.
-          const invalid = event.check(event.withId(e, "0"))
-          if (invalid !== undefined) {
-            return Effect.fail(invalid)
-          }
-        }
-        return Effect.flatMap(Effect.zipRight(ensureStarted, Clock.currentTimeMillis), (now) =>
-          onPublisher(async () => {
-            const multi = publisher.multi()
-            for (const e of events) {
-              const fields = topics === undefined ? ["e", store(e)] : ["e", store(e), "t", JSON.stringify(topics)]
-              multi.xadd(key, "MAXLEN", "~", options.historySize, "*", ...fields)
-            }
-            if (options.maxAge !== undefined) {
-              multi.xtrim(key, "MINID", "~", Math.max(0, now - options.maxAge))
-            }
-            const results = await multi.exec()
-            if (results === null) {
-              throw new Error("the transaction was aborted")
-            }
-            const ids: Array<string> = []
-            for (let i = 0; i < events.length; i++) {
-              const [error, id] = results[i]
-              if (error !== null) {
-                throw error
-              }
-              ids.push(String(id))
-            }
-            lastPublished = ids[ids.length - 1]
-            return ids
-          }))
+/** Our connection settings: commands fail at once while Redis is unreachable, instead of queueing. */
+const ours = (commandTimeout: number | undefined): Partial<RedisOptions> => ({
+  lazyConnect: true,
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  ...(commandTimeout === undefined ? {} : { commandTimeout })
+})
+
+/**
+ * One connection, with what the library needs around ioredis: every caller awaits the first connection attempt
+ * (so that concurrent first commands do not fail while the socket opens), the last connection error is kept (it
+ * says more than the failed command: `connect ECONNREFUSED 127.0.0.1:1` rather than "Stream isn't writeable"),
+ * and whether it ever connected.
+ */
+class Connection {
+  private first: Promise<void> | undefined = undefined
+  lastError: unknown = undefined
+  everConnected = false
+  constructor(readonly redis: Redis) {
+    redis.on("error", (error: unknown) => {
+      this.lastError = error
+    })
+    redis.on("ready", () => {
+      this.everConnected = true
+      // An error of an earlier outage would otherwise be named as the cause of the next one.
+      this.lastError = undefined
+    })
+    // Redis going away closes the socket without an error, until the reconnection attempts fail.
+    redis.on("close", () => {
+      if (this.everConnected && this.lastError === undefined) this.lastError = ioredis.connectionClosed
+    })
+  }
+  get connected(): Effect.Effect<void> {
+    return Effect.promise(() => this.first ??= this.redis.connect().catch(() => undefined))
+  }
+  /** Runs a command; a failure keeps the command's error and the connection's last error. */
+  run<A>(command: () => Promise<A>): Effect.Effect<A, ioredis.CommandFailure> {
+    return Effect.zipRight(
+      this.connected,
+      Effect.tryPromise({ try: command, catch: (cause) => ioredis.classify(cause, this.lastError) })
+    )
+  }
+}
+
+/** A position handed out before the reader's first contact: when a subscriber joined, by this process's clock. */
+class Joined {
+  constructor(readonly at: number) {}
+}
+
+interface Settings {
+  readonly url: string
+  readonly make: (overrides: Partial<RedisOptions>) => Redis
+  readonly owned: boolean
+  readonly prefix: string
+  readonly reconnect: Schedule.Schedule<unknown, unknown>
+  readonly commandTimeout: number
+  readonly clockTolerance: number
+}
+
+/**
+ * One hub's log in Redis: a Redis Stream is the log and the history. Publishes run one script (atomic, and
+ * idempotent with a key); each process reads new entries with a blocking `XREAD` on a connection of the log's
+ * own, from the last entry it delivered, so a reconnection after an outage continues exactly where it stopped.
+ */
+const openLog = (
+  settings: Settings,
+  publisher: Connection,
+  name: string,
+  options: SseHubBackend.OpenOptions
+): Effect.Effect<SseHubBackend.Log, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const key = settings.prefix + name
+    // The reader's commands wait for the block as well as for Redis: a blocking read is not an outage.
+    const reader = new Connection(
+      yield* Effect.acquireRelease(
+        Effect.sync(() => settings.make({ commandTimeout: blockMillis + settings.commandTimeout })),
+        (redis) => Effect.sync(() => redis.disconnect())
+      )
+    )
+    const where = redactUrl(settings.url)
+    /** A failed write's error says whether it may have been applied; a failed read, only that it failed. */
+    const unavailable = (reading: boolean) => (failure: ioredis.CommandFailure) =>
+      new errors.HubUnavailable({
+        hub: name,
+        reason: reading ? "ReadFailed" : failure.sent ? "OutcomeUnknown" : "NotPublished",
+        cause: `Redis at ${where}: ${failure.message}`
       })
 
-    const range = (start: string, end: string) => onPublisher(() => publisher.xrange(key, start, end))
+    // Where the reader starts, decided at its first contact with Redis: at the earliest position handed to a
+    // subscriber before then, so that a client that joined or resumed while Redis was unreachable misses nothing,
+    // else at the newest entry. Once started, positions are the reader's own (`last`).
+    // - `required`: the earliest entry a resuming subscriber was handed (`cursorOf`);
+    // - `earliestJoin`: the earliest time (this process's clock) a subscriber joined (`position`). Only Redis's
+    //   clock can make it a stream id: `offset`, Redis's clock minus ours, is measured at the first contact.
+    let last: string | undefined = undefined
+    let required: string | undefined = undefined
+    let earliestJoin: number | undefined = undefined
+    let offset = 0
+    let lastPublished: string | undefined = undefined
+    /** The stream id before every entry Redis added after a subscriber joined at `at` (our clock). */
+    const joinedAt = (at: number) => Layout.idAt(at + offset - settings.clockTolerance)
 
-    const resume: hub.Backend["resume"] = (lastEventId, topics) =>
-      Effect.gen(function*() {
-        const filter = (entries: ReadonlyArray<[string, Array<string>]>) => {
-          const out: Array<hub.Entry> = []
-          for (const [id, fields] of entries) {
-            const entry = restore(id, fields)
-            if (entry !== undefined && hub.matches(topics, entry)) {
-              out.push(entry)
-            }
-          }
-          return out
+    const publish: SseHubBackend.Log["publish"] = (events, publishOptions) =>
+      Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const args: Array<string> = [
+          String(options.historySize),
+          options.maxAge === undefined ? "" : Layout.idAt(now - options.maxAge),
+          String(options.idempotencyWindow),
+          String(events.length)
+        ]
+        const topics = publishOptions.topics === undefined ? "" : JSON.stringify(publishOptions.topics)
+        const target = publishOptions.target === undefined ? "" : JSON.stringify(publishOptions.target)
+        for (const e of events) args.push(Layout.store(e), topics, target)
+        const idempotency = publishOptions.idempotencyKey === undefined
+          ? ""
+          : `${key}:idempotency:${publishOptions.idempotencyKey}`
+        return publisher.run(() => ioredis.publish(publisher.redis, key, idempotency, args)).pipe(
+          Effect.mapError(unavailable(false)),
+          Effect.map(([repeated, joined]): SseHubBackend.Accepted => {
+            // No event, no id (`"".split(",")` would be one empty id).
+            if (joined === "") return { ids: [], repeated: repeated === 1 }
+            const ids = joined.split(",")
+            if (repeated !== 1) lastPublished = ids[ids.length - 1]
+            return { ids, repeated: repeated === 1 }
+          })
+        )
+      })
+
+    const restored = (entries: ReadonlyArray<[string, Array<string>]>): Array<SseHubBackend.Published> => {
+      const out: Array<SseHubBackend.Published> = []
+      for (const [id, fields] of entries) {
+        const entry = Layout.restore(id, fields)
+        if (entry !== undefined) {
+          out.push({
+            id,
+            seq: 0,
+            event: event.unsafeMake(entry.fields),
+            topics: entry.topics,
+            target: entry.target,
+            at: Layout.timeOf(id)
+          })
         }
-        if (streamId.test(lastEventId)) {
+      }
+      return out
+    }
+
+    const range = (start: string, end: string) =>
+      publisher.run(() => publisher.redis.xrange(key, start, end)).pipe(Effect.mapError(unavailable(true)))
+
+    const resume: SseHubBackend.Log["resume"] = (lastEventId, topics) =>
+      Effect.gen(function*() {
+        const filter = (entries: ReadonlyArray<[string, Array<string>]>) =>
+          restored(entries).filter((entry) => History.matches(topics, entry.topics))
+        if (Layout.isStreamId(lastEventId)) {
           const exact = yield* range(lastEventId, lastEventId)
-          if (exact.length > 0) {
-            return { lost: false, entries: filter(yield* range(`(${lastEventId}`, "+")) }
-          }
+          if (exact.length > 0) return { lost: false, entries: filter(yield* range(`(${lastEventId}`, "+")) }
         }
         return { lost: true, entries: filter(yield* range("-", "+")) }
       })
 
-    const start: hub.Backend["start"] = (deliver) =>
-      Effect.gen(function*() {
-        const read = Effect.suspend(() =>
-          last === undefined
-            ? Effect.map(ensureStarted, () => {
-              last = startId
-            })
-            : Effect.flatMap(
-              onReader(() => reader.xread("COUNT", 1000, "BLOCK", 5000, "STREAMS", key, last!)),
-              (result) =>
-                Effect.map(Clock.currentTimeMillis, (now) => {
-                  if (result === null || result.length === 0) {
-                    return
-                  }
-                  const entries: Array<hub.Entry> = []
-                  for (const [id, fields] of result[0][1]) {
-                    last = id
-                    const entry = restore(id, fields)
-                    if (entry !== undefined) {
-                      entries.push(entry)
-                    }
-                  }
-                  if (entries.length > 0) {
-                    deliver(entries, now)
-                  }
-                })
-            )
-        )
-        // While failing, each retry first checks that Redis answers, so that recovery is noticed (and logged
-        // with the entry the reader continues after) without waiting for the next blocking read.
-        let failedAfter: string | undefined
-        const step = Effect.suspend(() =>
-          failedAfter === undefined ? read : Effect.zipRight(
-            onReader(() => reader.ping()),
-            Effect.suspend(() => {
-              const after = failedAfter
-              failedAfter = undefined
-              return Effect.logInfo(`effect-sse: hub "${name}" reconnected to Redis; resuming after ${after}`)
+    /** Before the reader starts, every position handed out is one it must start at or before. */
+    const hold = (id: string): SseHubBackend.Cursor => {
+      if (last === undefined) required = Layout.minId(required, id)
+      return backend.cursor(id)
+    }
+
+    const position: SseHubBackend.Log["position"] = Effect.clockWith((clock) =>
+      Effect.sync(() => {
+        if (last !== undefined) return backend.cursor(last)
+        const at = clock.unsafeCurrentTimeMillis()
+        earliestJoin = earliestJoin === undefined ? at : Math.min(earliestJoin, at)
+        return backend.cursor(new Joined(at))
+      })
+    )
+
+    const feed: SseHubBackend.Log["feed"] = (deliver) => {
+      const contact = reader.run(() =>
+        Promise.all([reader.redis.time(), reader.redis.xrevrange(key, "+", "-", "COUNT", 1)])
+      ).pipe(
+        Effect.flatMap(([time, newest]) =>
+          Effect.clockWith((clock) =>
+            Effect.sync(() => {
+              offset = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000) - clock.unsafeCurrentTimeMillis()
+              const start = earliestJoin === undefined ? required : Layout.minId(required, joinedAt(earliestJoin))
+              const newestId = newest.length > 0 ? newest[0][0] : "0-0"
+              // Nothing lies between the newest entry and a later start: starting there waits for the same entries.
+              last = start === undefined ? newestId : Layout.minId(start, newestId)
             })
           )
-        ).pipe(
-          Effect.tapError((error) => {
-            if (failedAfter !== undefined) return Effect.void
-            failedAfter = last ?? "(not started)"
-            return Effect.logWarning(
-              `effect-sse: hub "${name}" lost Redis (${describe(error.cause)}); retrying`
-            )
-          }),
-          Effect.retry(reconnect),
-          // A schedule that gives up only pauses the retries: the reader starts over, it never stops for good.
-          Effect.ignore
         )
-        yield* Effect.forkScoped(Effect.forever(step))
-      })
+      )
+      const read = Effect.suspend(() =>
+        last === undefined ?
+          contact :
+          reader.run(() => reader.redis.xread("COUNT", 1000, "BLOCK", blockMillis, "STREAMS", key, last!)).pipe(
+            Effect.map((result) => {
+              if (result === null || result.length === 0) return
+              const entries = result[0][1]
+              if (entries.length === 0) return
+              last = entries[entries.length - 1][0]
+              const batch = restored(entries)
+              if (batch.length > 0) deliver(batch)
+            })
+          )
+      )
+      // While failing, each retry first checks that Redis answers, so that recovery is noticed (and logged with
+      // the entry the reader continues after) without waiting for the next blocking read.
+      let failing = false
+      const step = Effect.suspend(() =>
+        !failing ? read : Effect.zipRight(
+          reader.run(() => reader.redis.ping()),
+          Effect.suspend(() => {
+            failing = false
+            return Effect.logInfo(
+              last === undefined
+                ? `effect-sse: hub "${name}" reached Redis at ${where}`
+                : `effect-sse: hub "${name}" reconnected to Redis at ${where}; resuming after ${last}`
+            )
+          })
+        )
+      ).pipe(
+        Effect.tapError((failure) => {
+          if (failing) return Effect.void
+          failing = true
+          return Effect.logWarning(
+            reader.everConnected
+              ? `effect-sse: hub "${name}" lost Redis at ${where} (${failure.message}); retrying`
+              : `effect-sse: hub "${name}" cannot reach Redis at ${where} (${failure.message}); retrying`
+          )
+        }),
+        Effect.retry(settings.reconnect),
+        // A schedule that gives up only pauses the retries: the reader starts over, it never stops for good.
+        Effect.ignore
+      )
+      return Effect.asVoid(Effect.forkScoped(Effect.forever(step)))
+    }
 
-    // Before stopping, read back what this hub itself published (bounded), so that its own subscribers get it.
+    // Before stopping, read back what this process itself published (bounded), so that its own subscribers get it.
     const caughtUp = Effect.suspend(() =>
-      lastPublished === undefined || (last !== undefined && compareIds(last, lastPublished) >= 0)
+      lastPublished === undefined || (last !== undefined && Layout.compareIds(last, lastPublished) >= 0)
         ? Effect.void
         : Effect.fail("behind" as const)
     ).pipe(
       Effect.retry(Schedule.spaced("10 millis")),
-      Effect.timeout(options.commandTimeout ?? "2 seconds"),
+      Effect.timeout(Duration.millis(settings.commandTimeout)),
       Effect.ignore
     )
 
-    return {
+    const log: SseHubBackend.Log = {
       publish,
       resume,
-      after: (id) => streamId.test(id) ? (entry) => compareIds(entry.id, id) > 0 : () => true,
-      start,
-      // Stopping drops the connections; what other processes published stays in Redis for resumption.
-      stop: Effect.zipRight(
-        caughtUp,
-        Effect.sync(() => {
-          reader.disconnect()
-        })
-      )
+      position,
+      cursorOf: hold,
+      after: (cursor) => {
+        const seen = backend.positionOf<string | Joined>(cursor)
+        if (typeof seen === "string") return (published) => Layout.compareIds(published.id, seen) > 0
+        // Asked once the reader has started (nothing is delivered before), so `offset` is known by then.
+        return (published) => Layout.compareIds(published.id, joinedAt(seen.at)) > 0
+      },
+      feed,
+      // Stopping drops the reader; what other processes published stays in Redis for resumption.
+      stop: Effect.zipRight(caughtUp, Effect.sync(() => reader.redis.disconnect()))
+    }
+    return log
+  })
+
+const resolveSettings = (
+  options: SseHubRedis.Options | undefined
+): Effect.Effect<Settings, ConfigError.ConfigError> =>
+  Effect.gen(function*() {
+    const commandTimeout = Duration.toMillis(options?.commandTimeout ?? "2 seconds")
+    const common = {
+      prefix: options?.prefix ?? "effect-sse:",
+      reconnect: options?.reconnect ?? defaultReconnect,
+      commandTimeout,
+      clockTolerance: Duration.toMillis(options?.clockTolerance ?? defaultClockTolerance)
+    }
+    const client = options?.client
+    if (client !== undefined) {
+      // Connections of our own, with the user's settings (TLS, sentinel, ACL user…) and ours on top: the
+      // user's client itself is never used or changed.
+      return {
+        ...common,
+        url: client.options.host === undefined
+          ? "(your client)"
+          : `redis://${client.options.host}:${client.options.port}`,
+        make: (overrides) => client.duplicate({ ...ours(commandTimeout), ...overrides }),
+        owned: false
+      }
+    }
+    const given = options?.url
+    const url = given === undefined
+      ? Redacted.value(yield* Config.redacted("REDIS_URL").pipe(Config.withDefault(Redacted.make(defaultUrl))))
+      : Redacted.isRedacted(given)
+      ? Redacted.value(given)
+      : given
+    yield* checkUrl(url)
+    const Redis = yield* ioredis.load
+    return {
+      ...common,
+      url,
+      make: (overrides) => new Redis(url, { ...options?.redis, ...ours(commandTimeout), ...overrides }),
+      owned: true
     }
   })
 
-const describe = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
+/** @internal */
+export const make = (
+  options?: SseHubRedis.Options
+): Effect.Effect<SseHubBackend.SseHubBackend, ConfigError.ConfigError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const settings = yield* resolveSettings(options)
+    const publisher = new Connection(
+      yield* Effect.acquireRelease(
+        Effect.sync(() => settings.make({})),
+        (redis) => Effect.sync(() => redis.disconnect())
+      )
+    )
+    return backend.make({
+      kind: "redis",
+      open: (name, openOptions) => openLog(settings, publisher, name, openOptions)
+    })
+  })
 
 /** @internal */
-export const make = <A, R = never>(
-  options: SseHubRedis.Options<A, R>
-): Effect.Effect<SseHub.SseHub<A>, ConfigError.ConfigError, Scope.Scope | R> =>
-  Effect.flatMap(
-    backend(options.name ?? hub.defaults.name, {
-      ...options.redis,
-      historySize: options.history?.size ?? hub.defaults.historySize,
-      maxAge: options.history?.maxAge === undefined ? undefined : Duration.toMillis(options.history.maxAge)
-    }),
-    // A publish is a round trip to Redis: its span is worth what it costs.
-    (backend) => hub.makeWith({ ...options, tracePublish: options.tracePublish ?? true }, backend)
-  )
+export const layer = (
+  options?: SseHubRedis.Options
+): Layer.Layer<SseHubBackend.SseHubBackend, ConfigError.ConfigError> => Layer.scoped(backend.tag, make(options))
 
 /** @internal */
-export const layer = <I, A, R = never>(
-  tag: Context.Tag<I, SseHub.SseHub<A>>,
-  options: SseHubRedis.Options<A, R>
-): Layer.Layer<I, ConfigError.ConfigError, R> => Layer.scoped(tag, make(options))
+export const layerConfig = (
+  config: Config.Config.Wrap<SseHubRedis.ConfigOptions>
+): Layer.Layer<SseHubBackend.SseHubBackend, ConfigError.ConfigError> =>
+  Layer.scoped(backend.tag, Effect.flatMap(Config.unwrap(config), (options) => make(options)))

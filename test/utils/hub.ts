@@ -1,12 +1,22 @@
 /**
  * Helpers for the hub's tests: reading the hub's metrics by name, recording spans, collecting what a
- * subscriber or an in-process served client receives, and a bounded wait on the hub's client count.
+ * subscriber or an in-process served client receives, a writer that records what a served client is sent, and
+ * a bounded wait on the hub's client count.
  */
 import { HttpServerRequest, type HttpServerResponse } from "@effect/platform"
 import { Effect, type Exit, Fiber, Metric, MetricState, type Scope, Stream, SubscriptionRef, Tracer } from "effect"
 import { createParser, type EventSourceMessage } from "eventsource-parser"
+import type * as Chunk from "../../src/core/chunk.js"
+import type { Writer } from "../../src/core/writer.js"
+import * as Response from "../../src/internal/response.js"
 import type * as SseHub from "../../src/SseHub.js"
+import * as SseHubBackend from "../../src/SseHubBackend.js"
 import { bodyStream, within } from "./inProcess.js"
+
+/** Runs a hub's constructor (or anything else that needs a backend) on the in-memory backend. */
+export const onMemory = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, Exclude<R, SseHubBackend.SseHubBackend>> => Effect.provide(effect, SseHubBackend.layerMemory)
 
 export type HubMetricName =
   | "sse_hub_clients"
@@ -193,3 +203,102 @@ export const yieldTimes = (n: number): Effect.Effect<void> =>
   n <= 0 ? Effect.void : Effect.zipRight(Effect.yieldNow(), Effect.suspend(() => yieldTimes(n - 1)))
 
 export const range = (n: number): Array<number> => Array.from({ length: n }, (_, i) => i)
+
+/** One write a served client was sent, as the writer was given it. */
+export type Written =
+  | { readonly _tag: "write"; readonly bytes: Uint8Array }
+  | { readonly _tag: "writeAll"; readonly parts: ReadonlyArray<Uint8Array> }
+  | { readonly _tag: "writeShared"; readonly bytes: Uint8Array }
+
+/**
+ * A `Writer` (the core's interface between a stream and its client) that records every write as it was given,
+ * so that a test can check which byte arrays a client is sent, not only their contents. `reading` clients take
+ * every byte at once; a stalled one takes none (they all stay `buffered`), as a socket whose peer stopped reading.
+ */
+export class RecordingWriter implements Writer {
+  readonly writes: Array<Written> = []
+  private total = 0
+  private closed = false
+  private over = false
+  private readonly closes: Array<() => void> = []
+  ended = false
+  destroyed = false
+
+  constructor(readonly mode: "reading" | "stalled" = "reading", readonly highWaterMark = 16 * 1024) {}
+
+  write(bytes: Uint8Array): void {
+    if (this.closed) return
+    this.writes.push({ _tag: "write", bytes })
+    this.total += bytes.length
+  }
+  writeAll(parts: ReadonlyArray<Uint8Array>): void {
+    if (this.closed) return
+    this.writes.push({ _tag: "writeAll", parts })
+    for (const part of parts) this.total += part.length
+  }
+  writeShared(shared: Chunk.Shared): void {
+    if (this.closed) return
+    this.writes.push({ _tag: "writeShared", bytes: shared.bytes })
+    this.total += shared.bytes.length
+  }
+  buffered(): number {
+    return this.mode === "reading" ? 0 : this.total
+  }
+  written(): number {
+    return this.total
+  }
+  hasRoom(): boolean {
+    return this.closed || this.buffered() < this.highWaterMark
+  }
+  onRoom(f: () => void): void {
+    if (this.hasRoom()) f()
+  }
+  onClose(f: () => void): void {
+    if (this.over) f()
+    else this.closes.push(f)
+  }
+  end(): void {
+    if (this.closed) return
+    this.ended = true
+    this.finish()
+  }
+  destroy(): void {
+    this.destroyed = !this.closed
+    this.finish()
+  }
+  isClosed(): boolean {
+    return this.closed
+  }
+  private finish(): void {
+    this.closed = true
+    if (this.over) return
+    this.over = true
+    for (const f of this.closes.splice(0)) f()
+  }
+  /** Every byte array written, in order, `writeAll`'s parts one by one. */
+  get arrays(): ReadonlyArray<Uint8Array> {
+    return this.writes.flatMap((w) => w._tag === "writeAll" ? w.parts : [w.bytes])
+  }
+  /** Everything written, as text. */
+  get text(): string {
+    const decoder = new TextDecoder()
+    return this.arrays.map((bytes) => decoder.decode(bytes)).join("")
+  }
+}
+
+/**
+ * Serves `hub` to `request` and starts the response on `writer` instead of a body: what a transport of the
+ * library (SseNode) does with the socket's writer. Completes once the client is live.
+ */
+export const serveOnWriter = <A>(
+  hub: SseHub.SseHub<A>,
+  writer: Writer,
+  request: HttpServerRequest.HttpServerRequest = eventsRequest(),
+  options?: SseHub.ServeOptions
+): Effect.Effect<void, SseHub.HubClosed | Error> =>
+  Effect.gen(function*() {
+    const response = yield* Effect.provideService(hub.serve(options), HttpServerRequest.HttpServerRequest, request)
+    const source = Response.sourceOf(response)
+    if (source === undefined) return yield* Effect.fail(new Error("not an SSE response of the library"))
+    yield* Response.start(source, writer)
+  })

@@ -21,11 +21,19 @@ export interface PostResult {
 export const post = (
   port: number,
   body: string | Uint8Array,
-  options: { readonly chunked?: boolean; readonly path?: string; readonly contentType?: string } = {}
+  options: {
+    readonly chunked?: boolean
+    readonly path?: string
+    readonly contentType?: string
+    readonly headers?: Record<string, string>
+  } = {}
 ): Effect.Effect<PostResult, ClientError> =>
   Effect.async<PostResult, ClientError>((resume) => {
     const bytes = Buffer.from(body)
-    const headers: Record<string, string | number> = { "content-type": options.contentType ?? "application/json" }
+    const headers: Record<string, string | number> = {
+      "content-type": options.contentType ?? "application/json",
+      ...options.headers
+    }
     if (options.chunked !== true) headers["content-length"] = bytes.length
     const request = Http.request({
       host: "127.0.0.1",
@@ -63,7 +71,8 @@ export const post = (
   )
 
 /** POSTs a JSON value. */
-export const postJson = (port: number, value: unknown) => post(port, JSON.stringify(value))
+export const postJson = (port: number, value: unknown, headers?: Record<string, string>) =>
+  post(port, JSON.stringify(value), headers === undefined ? {} : { headers })
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
 

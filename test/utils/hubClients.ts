@@ -4,14 +4,20 @@
  * - `EventReader`: a client that reads everything at once through Node's HTTP client and an independent SSE
  *   parser (`eventsource-parser`), keeping only what the assertions need, so that fifty of them stay cheap;
  * - `StalledClient`: a socket that sends its GET and then never reads, until a test drains what it got;
- * - `fullGc`: a full garbage collection, so that heap measurements compare live memory only.
+ * - `fullGc`: a full garbage collection, so that heap measurements compare live memory only;
+ * - `serveOnSseNode`, `serveOnHandler`: an app on the library's Node server, as a layer or as the request
+ *   listener of a plain `node:http` server.
  */
-import { Data, type Duration, Effect, type Scope } from "effect"
+import { type HttpApp, type HttpMiddleware, HttpServer, type HttpServerRequest } from "@effect/platform"
+import { Context, Data, type Duration, Effect, Layer, type Scope } from "effect"
 import { createParser, type EventSourceMessage } from "eventsource-parser"
 import * as Http from "node:http"
 import * as Net from "node:net"
 import * as V8 from "node:v8"
 import * as Vm from "node:vm"
+import * as SseNode from "../../src/SseNode.js"
+import * as SseServer from "../../src/SseServer.js"
+import type * as TestServer from "./server.js"
 
 export class ClientError extends Data.TaggedError("ClientError")<{ readonly detail: string }> {
   override get message() {
@@ -281,4 +287,82 @@ export const fullGc = (): void => {
     collect = Vm.runInNewContext("gc") as () => void
   }
   collect()
+}
+
+/**
+ * Serves `app` on the library's Node server (`SseNode.layer`, where SSE responses are written straight to their
+ * sockets) on 127.0.0.1 and a free port, until the current scope closes: the same shape as
+ * `./server.js`'s `serve` (on `NodeHttpServer.layer`), with the `SseServer` of its streams. Needs the live clock.
+ */
+export const serveOnSseNode = <E>(
+  app: HttpApp.Default<E, HttpServerRequest.HttpServerRequest | Scope.Scope>,
+  options?: { readonly middleware?: HttpMiddleware.HttpMiddleware }
+): Effect.Effect<TestServer.TestServer & { readonly sse: SseServer.SseServer }, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const node = Http.createServer()
+    const tracked = trackSockets(node)
+    const context = yield* Layer.build(
+      (options?.middleware === undefined ? HttpServer.serve(app) : HttpServer.serve(app, options.middleware)).pipe(
+        Layer.provideMerge(SseNode.layer(() => node, { port: 0, host: "127.0.0.1" }))
+      )
+    ).pipe(Effect.orDie)
+    const address = Context.get(context, HttpServer.HttpServer).address
+    if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
+    return { port: address.port, node, ...tracked, sse: Context.get(context, SseServer.SseServer) }
+  })
+
+/**
+ * Serves `app` from a plain `node:http` server of the test's own, through `SseNode.makeHandler`, with an
+ * `SseServer` provided to it; until the current scope closes (the SseServer first, then the server).
+ */
+export const serveOnHandler = <E>(
+  app: HttpApp.Default<E, HttpServerRequest.HttpServerRequest | Scope.Scope>,
+  options?: { readonly middleware?: HttpMiddleware.HttpMiddleware }
+): Effect.Effect<TestServer.TestServer & { readonly sse: SseServer.SseServer }, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const node = Http.createServer()
+    const tracked = trackSockets(node)
+    yield* Effect.acquireRelease(
+      Effect.async<void>((resume) => {
+        node.listen(0, "127.0.0.1", () => resume(Effect.void))
+      }),
+      () =>
+        Effect.async<void>((resume) => {
+          node.close(() => resume(Effect.void))
+          node.closeIdleConnections()
+        })
+    )
+    // Released before the server closes: every stream ends first, so that `close` completes.
+    const sse = yield* SseServer.make()
+    const handler = yield* SseNode.makeHandler(
+      Effect.provideService(app, SseServer.SseServer, sse),
+      options?.middleware
+    )
+    node.on("request", handler)
+    return { port: (node.address() as Net.AddressInfo).port, node, ...tracked, sse }
+  })
+
+/** The sockets a server accepted and has not closed yet, and a bounded wait until there are none. */
+const trackSockets = (node: Http.Server): Pick<TestServer.TestServer, "sockets" | "awaitNoSockets"> => {
+  const sockets = new Set<Net.Socket>()
+  const idle = new Set<() => void>()
+  node.on("connection", (socket: Net.Socket) => {
+    sockets.add(socket)
+    socket.once("close", () => {
+      sockets.delete(socket)
+      if (sockets.size === 0) { for (const wake of Array.from(idle)) wake() }
+    })
+  })
+  const awaitNoSockets = Effect.async<void>((resume) => {
+    if (sockets.size === 0) return resume(Effect.void)
+    const wake = () => {
+      idle.delete(wake)
+      resume(Effect.void)
+    }
+    idle.add(wake)
+    return Effect.sync(() => idle.delete(wake))
+  }).pipe(
+    Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error(`${sockets.size} sockets still open`) })
+  )
+  return { sockets, awaitNoSockets }
 }

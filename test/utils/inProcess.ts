@@ -4,7 +4,20 @@
  */
 import type { HttpServerResponse } from "@effect/platform"
 import type { Fiber } from "effect"
-import { Cause, Duration, Effect, type Layer, Logger, Ref, Stream, TestServices } from "effect"
+import {
+  Cause,
+  Chunk,
+  Duration,
+  Effect,
+  Exit,
+  type Layer,
+  Logger,
+  Option,
+  Ref,
+  Scope,
+  Stream,
+  TestServices
+} from "effect"
 import { concat, parse, utf8 } from "./parse.js"
 
 export const bodyStream = (response: HttpServerResponse.HttpServerResponse): Stream.Stream<Uint8Array, unknown> =>
@@ -36,6 +49,72 @@ export const runBody = (response: HttpServerResponse.HttpServerResponse): Effect
       text: Effect.map(Ref.get(chunks), (all) => utf8(concat(all))),
       parsed: Effect.map(Ref.get(chunks), (all) => parse(all)),
       fiber
+    }
+  })
+
+export interface BodyReader {
+  /** Every chunk read so far, in order. */
+  readonly chunks: Effect.Effect<ReadonlyArray<Uint8Array>>
+  /** The body read so far, as text (`: connected` included). */
+  readonly text: Effect.Effect<string>
+  /** The events a client would have parsed from what was read so far. */
+  readonly parsed: Effect.Effect<ReturnType<typeof parse>>
+  /** Reads the next piece the body hands over, waiting for it; `false` once the body has ended. */
+  readonly read: Effect.Effect<boolean, unknown>
+  /**
+   * Reads everything until the body ends and returns the whole body as text. The body must end without the clock
+   * moving; the wait is bounded, as `collectBody`'s.
+   */
+  readonly readToEnd: Effect.Effect<string, unknown>
+  /** Whether the body has ended (a `read` saw its end). */
+  readonly ended: Effect.Effect<boolean>
+  /** The client leaves: the body is cancelled. Idempotent; also done when the scope closes. */
+  readonly leave: Effect.Effect<void>
+}
+
+/**
+ * Serves the response to a client that reads only when told: the body is pulled once, as a server does when it
+ * serves the response (the stream or handler starts then, and `: connected` is read), and then only by `read` /
+ * `readToEnd`. A client that stopped reading after `: connected` is one that never calls `read` again.
+ */
+export const serveBody = (
+  response: HttpServerResponse.HttpServerResponse
+): Effect.Effect<BodyReader, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.acquireRelease(Scope.make(), (scope) => Scope.close(scope, Exit.void))
+    const pull = yield* Scope.extend(Stream.toPull(bodyStream(response)), scope)
+    const chunks: Array<Uint8Array> = []
+    let ended = false
+    const read: Effect.Effect<boolean, unknown> = Effect.suspend(() =>
+      ended ? Effect.succeed(false) : Effect.matchEffect(pull, {
+        onFailure: Option.match({
+          onNone: () =>
+            Effect.sync(() => {
+              ended = true
+              return false
+            }),
+          onSome: Effect.fail
+        }),
+        onSuccess: (chunk) =>
+          Effect.sync(() => {
+            chunks.push(...Chunk.toReadonlyArray(chunk))
+            return true
+          })
+      })
+    )
+    const text = Effect.sync(() => utf8(concat(chunks)))
+    yield* within(read, "the response to be served (its first piece, ': connected')")
+    return {
+      chunks: Effect.sync(() => [...chunks]),
+      text,
+      parsed: Effect.sync(() => parse(chunks)),
+      read,
+      readToEnd: within(
+        Effect.zipRight(Effect.repeat(read, { while: (more) => more }), text),
+        "the response body to end"
+      ),
+      ended: Effect.sync(() => ended),
+      leave: Scope.close(scope, Exit.void)
     }
   })
 

@@ -65,3 +65,16 @@ export const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
 }
 
 export const utf8 = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
+
+/** `whole` split at the given positions (each taken modulo its length + 1), in order: any chunking of the bytes. */
+export const splitAt = (whole: Uint8Array, cuts: ReadonlyArray<number>): Array<Uint8Array> => {
+  const positions = [...new Set(cuts.map((cut) => cut % (whole.length + 1)))].sort((a, b) => a - b)
+  const chunks: Array<Uint8Array> = []
+  let start = 0
+  for (const position of positions) {
+    chunks.push(whole.subarray(start, position))
+    start = position
+  }
+  chunks.push(whole.subarray(start))
+  return chunks
+}

@@ -4,7 +4,8 @@
  * - the run's own `redis-server`, which `test/setup/global.ts` starts on a free port before any test file and
  *   hands to the workers (`redisUrl`); not the machine's Redis on 6379, nor whatever `REDIS_URL` said before;
  * - private `redis-server` processes on a free port in a temporary directory, which a test can SIGKILL and
- *   restart on the same port and directory.
+ *   restart on the same port and directory, stall (SIGSTOP) and resume (SIGCONT), or start only later, so that
+ *   the port refuses connections until then.
  *
  * `npm test` installs `redis-server` when it is missing (see `test/setup/provision.ts`), so a suite never skips:
  * when what it needs is unavailable anyway, `describeWithRedis` turns it into a failing test saying why.
@@ -27,12 +28,11 @@ import {
 import { Redis } from "ioredis"
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import * as Net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { inject } from "vitest"
-import type * as SseEvent from "../../src/SseEvent.js"
 import type * as SseHub from "../../src/SseHub.js"
 import { installCommand, redisServer } from "../setup/provision.js"
 
@@ -160,6 +160,20 @@ export const streamKey = (redis: Redis, label: string): Effect.Effect<string, ne
     (key) => Effect.ignore(call(redis, (r) => r.del(key)))
   )
 
+/**
+ * A key prefix of its own for one test's hubs (a hub's stream is `<prefix><hub name>`, as `SseHubRedis`'s `prefix`
+ * option says); every key under it is deleted (best effort) when the scope closes.
+ */
+export const keyPrefix = (redis: Redis, label: string): Effect.Effect<string, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => `effect-sse-test:${label}:${randomUUID()}:`),
+    (prefix) =>
+      Effect.ignore(call(redis, async (r) => {
+        const keys = await r.keys(`${prefix}*`)
+        if (keys.length > 0) await r.del(...keys)
+      }))
+  )
+
 /** The ids of the stream's entries, oldest first. */
 export const streamIds = (redis: Redis, key: string): Effect.Effect<Array<string>, RedisTestError> =>
   Effect.map(call(redis, (r) => r.xrange(key, "-", "+")), (entries) => entries.map(([id]) => id))
@@ -204,8 +218,18 @@ export interface RedisServer {
   readonly dir: string
   /** SIGKILLs the server (no shutdown, no save) and waits until the process is gone. */
   readonly kill: Effect.Effect<void, RedisTestError>
-  /** Starts the server again on the same port and directory and waits until it answers PING. */
+  /**
+   * Starts the server (again) on the same port and directory and waits until it answers PING: after `kill`, or
+   * the first start of a server made with `started: false`.
+   */
   readonly restart: Effect.Effect<void, RedisTestError>
+  /**
+   * Stalls the server (SIGSTOP): its sockets stay open and the kernel still accepts connections, but nothing is
+   * answered until `resume`. What clients write meanwhile waits in the socket and runs when it resumes.
+   */
+  readonly pause: Effect.Effect<void, RedisTestError>
+  /** Lets a paused server run again (SIGCONT) and waits until it answers PING. */
+  readonly resume: Effect.Effect<void, RedisTestError>
   /** What the server printed, for failure messages. */
   readonly log: () => string
 }
@@ -292,18 +316,37 @@ const launch = (port: number, dir: string) =>
     ""
   ])
 
+/** Waits (bounded) until the process is stopped, as Linux's `/proc/<pid>/stat` says; elsewhere, not at all. */
+const stopped = (pid: number | undefined) =>
+  Effect.sync(() => {
+    try {
+      // The state is the field after the command name, which is in parentheses.
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+      return stat.slice(stat.lastIndexOf(")") + 2).startsWith("T")
+    } catch {
+      return true
+    }
+  }).pipe(
+    Effect.filterOrFail((done) => done, () => new RedisTestError({ message: `process ${pid} did not stop` })),
+    Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 200 }),
+    Effect.asVoid
+  )
+
+/** Waits until the server at `url` answers PING (bounded). */
+const answers = (url: string) =>
+  Effect.promise(() => ping(url, 500)).pipe(
+    Effect.filterOrFail(
+      (reason) => reason === undefined,
+      (reason) => new RedisTestError({ message: `no PONG from ${url}: ${reason}` })
+    ),
+    Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 100 })
+  )
+
 /** Starts `redis-server` on `port` and waits until it answers PING (bounded), or fails with its output. */
 const startOn = (port: number, dir: string) =>
   Effect.gen(function*() {
     const server = launch(port, dir)
-    const url = `redis://127.0.0.1:${port}`
-    const ready = Effect.promise(() => ping(url, 500)).pipe(
-      Effect.filterOrFail(
-        (reason) => reason === undefined,
-        (reason) => new RedisTestError({ message: `no PONG: ${reason}` })
-      ),
-      Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 100 })
-    )
+    const ready = answers(`redis://127.0.0.1:${port}`)
     // Ready, unless the process exits first (port taken, bad option).
     const outcome = yield* Effect.raceFirst(
       Effect.either(ready),
@@ -320,36 +363,73 @@ const startOn = (port: number, dir: string) =>
   })
 
 /**
- * A private `redis-server` on a free port with its own temporary directory, for tests that kill and restart
- * Redis or count its connections. Killed, and its directory removed, when the scope closes, whatever the
- * outcome.
+ * A private `redis-server` with its own temporary directory, for tests that kill, stall and restart Redis or
+ * count its connections. Killed (after a SIGCONT, should it be paused), and its directory removed, when the
+ * scope closes, whatever the outcome.
+ *
+ * - `port`: the port to use (default: a free one);
+ * - `started: false`: nothing listens on the port until `restart` — a Redis that refuses connections, then
+ *   comes up on a known address.
  */
-export const privateRedis: Effect.Effect<RedisServer, RedisTestError, Scope.Scope> = Effect.gen(function*() {
-  const dir = yield* Effect.acquireRelease(
-    Effect.sync(() => mkdtempSync(join(tmpdir(), "effect-sse-redis-"))),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-  )
-  let current: ReturnType<typeof launch> | undefined
-  yield* Effect.addFinalizer(() => current === undefined ? Effect.void : Effect.ignore(killProcess(current.child)))
-  // A port found free can be taken before the server binds it: try a few.
-  const port = yield* Effect.flatMap(freePort, (port) =>
-    Effect.map(startOn(port, dir), (started) => {
-      current = started
-      return port
-    })).pipe(Effect.retry({ times: 3 }))
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    dir,
-    kill: Effect.suspend(() => current === undefined ? Effect.void : killProcess(current.child)),
-    restart: Effect.suspend(() =>
+export const privateRedisWith = (
+  options: { readonly port?: number | undefined; readonly started?: boolean | undefined } = {}
+): Effect.Effect<RedisServer, RedisTestError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const dir = yield* Effect.acquireRelease(
+      Effect.sync(() => mkdtempSync(join(tmpdir(), "effect-sse-redis-"))),
+      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+    )
+    let current: ReturnType<typeof launch> | undefined
+    yield* Effect.addFinalizer(() =>
+      current === undefined ? Effect.void : Effect.suspend(() => {
+        current?.child.kill("SIGCONT")
+        return Effect.ignore(killProcess(current!.child))
+      })
+    )
+    const start = (port: number) =>
       Effect.map(startOn(port, dir), (started) => {
         current = started
+        return port
       })
-    ),
-    log: () => current?.output() ?? ""
-  }
-})
+    // A port found free can be taken before the server binds it: try a few (unless the port was given).
+    const port = options.started === false
+      ? options.port ?? (yield* freePort)
+      : options.port !== undefined
+      ? yield* start(options.port)
+      : yield* Effect.flatMap(freePort, start).pipe(Effect.retry({ times: 3 }))
+    const url = `redis://127.0.0.1:${port}`
+    const signal = (name: NodeJS.Signals) =>
+      Effect.suspend(() => {
+        const child = current?.child
+        if (child === undefined || child.exitCode !== null || child.signalCode !== null) {
+          return Effect.fail(new RedisTestError({ message: `no redis-server runs on port ${port} to ${name}` }))
+        }
+        child.kill(name)
+        return name === "SIGSTOP" ? stopped(child.pid) : Effect.void
+      })
+    return {
+      port,
+      url,
+      dir,
+      kill: Effect.suspend(() => current === undefined ? Effect.void : killProcess(current.child)),
+      restart: Effect.asVoid(start(port)),
+      pause: signal("SIGSTOP"),
+      resume: Effect.zipRight(signal("SIGCONT"), answers(url)),
+      log: () => current?.output() ?? ""
+    }
+  })
+
+/** A private `redis-server` on a free port, started (see {@link privateRedisWith}). */
+export const privateRedis: Effect.Effect<RedisServer, RedisTestError, Scope.Scope> = privateRedisWith()
+
+/**
+ * A retry schedule that waits, before each retry, until `gate` is open: a test holds a hub's reader back (its
+ * `reconnect` option) while it arranges what happens in Redis meanwhile.
+ */
+export const gated = (
+  gate: Effect.Latch,
+  schedule: Schedule.Schedule<unknown, unknown> = Schedule.spaced("50 millis")
+): Schedule.Schedule<unknown, unknown> => Schedule.tapOutput(schedule, () => gate.await)
 
 // -----------------------------------------------------------------------------
 // observing subscribers and logs
@@ -445,7 +525,7 @@ export const ready = <A>(
   hubs: ReadonlyArray<SseHub.SseHub<A>>,
   probe: A,
   publishers: ReadonlyArray<SseHub.SseHub<A>> = hubs
-): Effect.Effect<void, RedisTestError | SseHub.HubClosed | SseHub.HubUnavailable | SseEvent.SseEventError> =>
+): Effect.Effect<void, RedisTestError | SseHub.PublishError> =>
   Effect.scoped(Effect.gen(function*() {
     const probes = yield* Effect.forEach(hubs, (hub) => subscribeAll(hub))
     yield* Effect.gen(function*() {

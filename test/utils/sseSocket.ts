@@ -256,6 +256,8 @@ export interface ConnectOptions {
   readonly method?: string
   /** The request line's version: `1.1` (the default) or `1.0` (a client that cannot read chunked bodies). */
   readonly httpVersion?: "1.0" | "1.1"
+  /** A request body, sent with its `Content-Length`. */
+  readonly body?: string
 }
 
 const requestText = (port: number, options: ConnectOptions | undefined): string => {
@@ -265,7 +267,8 @@ const requestText = (port: number, options: ConnectOptions | undefined): string 
     "Accept: text/event-stream"
   ]
   for (const [name, value] of Object.entries(options?.headers ?? {})) lines.push(`${name}: ${value}`)
-  return lines.join("\r\n") + "\r\n\r\n"
+  if (options?.body !== undefined) lines.push(`Content-Length: ${Buffer.byteLength(options.body)}`)
+  return lines.join("\r\n") + "\r\n\r\n" + (options?.body ?? "")
 }
 
 /** Opens a socket to 127.0.0.1:`port` and sends one GET. Not scoped: the caller destroys it. */

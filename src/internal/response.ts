@@ -1,0 +1,289 @@
+import * as Headers from "@effect/platform/Headers"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as Bytes from "../core/chunk.js"
+import * as Conn from "../core/connection.js"
+import * as Fields from "../core/fields.js"
+import * as LastEventId from "../core/lastEventId.js"
+import * as Writers from "../core/writer.js"
+import type * as SseEvent from "../SseEvent.js"
+import type * as SseResponse from "../SseResponse.js"
+import * as event from "./event.js"
+import * as server from "./sseServer.js"
+
+/** @internal */
+export const defaultKeepAlive = Duration.seconds(15)
+
+/** @internal */
+export const defaultWriteTimeout = Duration.seconds(10)
+
+/** Response options with their defaults applied. @internal */
+export interface Resolved {
+  readonly keepAlive: number | undefined
+  /** `: connected`, and the initial `retry:` if any. */
+  readonly opening: Uint8Array
+  readonly headers: Headers.Input | undefined
+  readonly highWaterMark: number
+  readonly writeTimeout: number
+  /** The options could not be written (an invalid `retry`): the response ends after `: connected`. */
+  readonly invalid: boolean
+}
+
+/**
+ * Applies the defaults. An invalid `retry` (negative, fractional) cannot be written: it is logged, and the
+ * response then ends right after `: connected`.
+ *
+ * @internal
+ */
+export const resolve = (options: SseResponse.ResponseOptions | undefined): Effect.Effect<Resolved> => {
+  const retry = options?.retry === undefined ? undefined : event.retry(options.retry)
+  const resolved: Resolved = {
+    keepAlive: options?.keepAlive === false ? undefined : Duration.toMillis(options?.keepAlive ?? defaultKeepAlive),
+    opening: retry === undefined || retry._tag === "Left"
+      ? Fields.connectedBytes
+      : Bytes.concat([Fields.connectedBytes, event.encode(retry.right)]),
+    invalid: retry?._tag === "Left",
+    headers: options?.headers,
+    highWaterMark: options?.highWaterMark ?? Writers.defaultHighWaterMark,
+    writeTimeout: Duration.toMillis(options?.writeTimeout ?? defaultWriteTimeout)
+  }
+  return retry?._tag === "Left"
+    ? Effect.as(
+      Effect.logError("effect-sse: invalid retry option; the response ends after ': connected'", retry.left),
+      resolved
+    )
+    : Effect.succeed(resolved)
+}
+
+/**
+ * An SSE response that has not started yet: what a server's transport needs to run it. `run` starts the stream
+ * on a writer once the opening is written, and completes when the stream is live. What it leaves running (a
+ * producer fiber, a hub's registration) ends when the writer closes, for whatever reason.
+ *
+ * @internal
+ */
+export interface Source {
+  readonly options: Resolved
+  /**
+   * The streams this response joins: the server's, when an `SseServer` is provided, or a hub's; without one it
+   * is ticked on its own and its fiber is a daemon.
+   */
+  readonly group: server.Group | undefined
+  readonly run: (writer: Writers.Writer, connection: Conn.Connection) => Effect.Effect<void>
+}
+
+/** The sources of SSE responses, by the body stream a transport would otherwise pull. */
+const sources = new WeakMap<object, Source>()
+
+/**
+ * The source of an SSE response made by this library, for a transport that writes it itself (and so needs no
+ * fiber per connection). `undefined` for any other response.
+ *
+ * @internal
+ */
+export const sourceOf = (response: HttpServerResponse.HttpServerResponse): Source | undefined =>
+  response.body._tag === "Stream" ? sources.get(response.body.stream) : undefined
+
+/**
+ * Starts a source on a writer: writes the opening, registers the connection with its server (or ticks it on its
+ * own), runs the source, and closes the connection's scope when the stream is over.
+ *
+ * @internal
+ */
+export const start = (source: Source, writer: Writers.Writer): Effect.Effect<void> =>
+  Effect.clockWith((clock) => {
+    writer.write(source.options.opening)
+    if (source.options.invalid) {
+      writer.end()
+      return Effect.void
+    }
+    const connection = new Conn.Connection(
+      writer,
+      source.options.keepAlive,
+      source.options.writeTimeout,
+      clock.unsafeCurrentTimeMillis()
+    )
+    return Effect.zipRight(register(source, connection), source.run(writer, connection))
+  })
+
+/** The connection joins its group; without one it is ticked on its own. */
+const register = (source: Source, connection: Conn.Connection): Effect.Effect<void> => {
+  const group = source.group
+  if (group !== undefined) return Effect.sync(() => group.connections.add(connection))
+  const own = new Conn.ConnectionSet()
+  own.add(connection)
+  return forkWhileOpen(undefined, server.ticker(own), connection.writer)
+}
+
+/**
+ * Runs `effect` in a fiber of its own for as long as the writer is open: the fiber is interrupted when the
+ * stream is over, whatever ended it. Not a child of the current fiber: on a transport of this library's, the
+ * request's fiber ends as soon as the stream is live.
+ *
+ * @internal
+ */
+export const forkWhileOpen = (
+  group: server.Group | undefined,
+  effect: Effect.Effect<void>,
+  writer: Writers.Writer
+): Effect.Effect<void> =>
+  // Interruptible whatever the caller's region: a server writes responses in an uninterruptible one, and a fork
+  // would inherit it.
+  Effect.flatMap(
+    group === undefined ? Effect.forkDaemon(Effect.interruptible(effect)) : group.fork(Effect.interruptible(effect)),
+    (fiber) => Effect.sync(() => writer.onClose(() => fiber.unsafeInterruptAsFork(FiberId.none)))
+  )
+
+/**
+ * Waits until the writer has room, then writes; fails with `onClosed` once the stream is over. The one
+ * backpressured write that every producer (a served `Stream`, `SseConnection.send`) goes through.
+ *
+ * @internal
+ */
+export const write = <E>(writer: Writers.Writer, bytes: Uint8Array, onClosed: () => E): Effect.Effect<void, E> =>
+  writer.isClosed()
+    ? Effect.fail(onClosed())
+    : writer.hasRoom()
+    ? Effect.sync(() => writer.write(bytes))
+    : Effect.flatMap(
+      Effect.async<void>((resume) => writer.onRoom(() => resume(Effect.void))),
+      () => writer.isClosed() ? Effect.fail(onClosed()) : Effect.sync(() => writer.write(bytes))
+    )
+
+/** @internal */
+export const currentRequest = Effect.serviceOption(HttpServerRequest.HttpServerRequest)
+
+/** The `Last-Event-ID` of a request: the header, else the `lastEventId` query parameter. @internal */
+export const lastEventIdOf = (request: HttpServerRequest.HttpServerRequest): Option.Option<string> =>
+  Option.fromNullable(LastEventId.fromRequest(request.headers["last-event-id"], request.url))
+
+/** @internal */
+export const lastEventId = Effect.map(HttpServerRequest.HttpServerRequest, lastEventIdOf)
+
+const isHttp11 = (source: unknown): boolean => {
+  const version = source as { httpVersionMajor?: unknown; httpVersionMinor?: unknown } | undefined
+  return version?.httpVersionMajor === 1 && version.httpVersionMinor === 1
+}
+
+/** @internal */
+export const responseHeaders = (
+  request: Option.Option<HttpServerRequest.HttpServerRequest>,
+  extra: Headers.Input | undefined
+): Headers.Headers => {
+  let headers = Headers.fromInput({ "cache-control": "no-cache", "x-accel-buffering": "no" })
+  // Connection-specific headers are forbidden on HTTP/2, and HTTP/1.0 connections close after the response:
+  // only HTTP/1.1 gets `Connection: keep-alive`.
+  if (Option.isSome(request) && isHttp11(request.value.source)) {
+    headers = Headers.set(headers, "connection", "keep-alive")
+  }
+  return extra === undefined ? headers : Headers.merge(headers, Headers.fromInput(extra))
+}
+
+/** Resumes a body waiting for bytes, or ends it. */
+const pull = (writer: Writers.QueueWriter): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<never>> =>
+  Effect.async((resume) => {
+    const take = () => {
+      const bytes = writer.take()
+      if (bytes === null) resume(Effect.fail(Option.none()))
+      else if (bytes === undefined) writer.onData(take)
+      else resume(Effect.succeed(Chunk.of(bytes)))
+    }
+    take()
+  })
+
+/**
+ * How to close the connection under a request whose client is dropped, when the platform's request exposes it:
+ * Node's HTTP/1 request, with its socket (`@effect/platform-node`'s server). Read by shape, so that this module
+ * stays portable; elsewhere (Fetch handlers, HTTP/2, where the socket is shared) the body only ends.
+ */
+const cutterOf = (request: Option.Option<HttpServerRequest.HttpServerRequest>): (() => void) | undefined => {
+  if (Option.isNone(request)) return undefined
+  const source = request.value.source as
+    | { readonly httpVersionMajor?: unknown; readonly socket?: { destroy?: unknown } | null }
+    | undefined
+  const socket = source?.socket
+  if (source?.httpVersionMajor !== 1 || socket === null || socket === undefined) return undefined
+  return typeof socket.destroy === "function" ? () => (socket as { destroy(): void }).destroy() : undefined
+}
+
+/**
+ * The response of a source: the SSE headers, and a body any platform can pull (a `Stream` of the bytes a queue
+ * writer collects). A transport of this library's writes the source straight to its socket instead.
+ *
+ * @internal
+ */
+export const toResponse = (source: Source): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
+  Effect.map(currentRequest, (request) => {
+    const body = Stream.unwrapScoped(Effect.gen(function*() {
+      const writer = new Writers.QueueWriter(source.options.highWaterMark, cutterOf(request))
+      // The body is over (ended, or cancelled because the client left): so is the stream.
+      yield* Effect.addFinalizer(() => Effect.sync(() => writer.finish()))
+      yield* start(source, writer)
+      return Stream.repeatEffectChunkOption(pull(writer))
+    }))
+    sources.set(body, source)
+    return HttpServerResponse.stream(body, {
+      contentType: "text/event-stream",
+      headers: responseHeaders(request, source.options.headers)
+    })
+  })
+
+/**
+ * Logs a failure of the code producing events for a response; interruption is the normal way a producer stops
+ * and is not logged.
+ *
+ * @internal
+ */
+export const logFailure = (what: string) => <E>(cause: Cause.Cause<E>): Effect.Effect<void> =>
+  Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(`effect-sse: ${what}`, cause)
+
+const closed = () => undefined
+
+/**
+ * Serves a stream of events: a producer fiber, in the connection's scope, writes each chunk of events as one
+ * piece, waiting while the client has the high-water mark's worth of bytes queued.
+ *
+ * @internal
+ */
+export const serveStream = <E, R>(
+  events: Stream.Stream<SseEvent.SseEvent, E, R>,
+  options: SseResponse.ResponseOptions | undefined
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R> =>
+  Effect.gen(function*() {
+    const resolved = yield* resolve(options)
+    const context = yield* Effect.context<R>()
+    const group = yield* server.currentGroup
+    const source: Source = {
+      options: resolved,
+      group,
+      run: (writer) =>
+        forkWhileOpen(
+          group,
+          events.pipe(
+            Stream.runForEachChunk((chunk) =>
+              Effect.catchAll(write(writer, encodeChunk(chunk), closed), () => Effect.interrupt)
+            ),
+            Effect.catchAllCause(logFailure("the event stream failed after the response started; ending the response")),
+            Effect.ensuring(Effect.sync(() => writer.end())),
+            Effect.provide(context as Context.Context<R>)
+          ),
+          writer
+        )
+    }
+    return yield* toResponse(source)
+  })
+
+const encodeChunk = (events: Chunk.Chunk<SseEvent.SseEvent>): Uint8Array => {
+  if (Chunk.size(events) === 1) return event.encode(Chunk.unsafeHead(events))
+  const parts: Array<Uint8Array> = []
+  for (const e of events) parts.push(event.encode(e))
+  return Bytes.concat(parts)
+}
