@@ -1,5 +1,5 @@
 /**
- * A hub broadcasts typed messages to many SSE clients: the seed's `Hub[T]`, with history for resumption,
+ * A hub broadcasts typed messages to many SSE clients, with history for resumption,
  * topics, and isolation of slow clients.
  *
  * The hub is a service: declare a `Context.Tag` for each hub of your application and provide it with

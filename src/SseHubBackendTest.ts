@@ -30,6 +30,7 @@ import type * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as internalChecks from "./internal/backendChecks.js"
 import * as internal from "./internal/backendTest.js"
 import type * as SseHubBackend from "./SseHubBackend.js"
 
@@ -148,4 +149,4 @@ export interface Options {
  * @since 0.2.0
  * @category constructors
  */
-export const checks: (options?: Options) => ReadonlyArray<Check> = internal.checks
+export const checks: (options?: Options) => ReadonlyArray<Check> = internalChecks.checks

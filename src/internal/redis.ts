@@ -307,12 +307,10 @@ const openLog = (
     }
 
     // Before stopping, read back what this process itself published (bounded), so that its own subscribers get it.
-    const caughtUp = Effect.suspend(() =>
-      lastPublished === undefined || (last !== undefined && Layout.compareIds(last, lastPublished) >= 0)
-        ? Effect.void
-        : Effect.fail("behind" as const)
-    ).pipe(
-      Effect.retry(Schedule.spaced("10 millis")),
+    const behind = () =>
+      lastPublished !== undefined && (last === undefined || Layout.compareIds(last, lastPublished) < 0)
+    const caughtUp = Effect.sync(behind).pipe(
+      Effect.repeat({ schedule: Schedule.spaced("10 millis"), while: (stillBehind) => stillBehind }),
       Effect.timeout(Duration.millis(settings.commandTimeout)),
       Effect.ignore
     )
@@ -376,10 +374,10 @@ const resolveSettings = (
   })
 
 /** @internal */
-export const make = (
+export const make: (
   options?: SseHubRedis.Options
-): Effect.Effect<SseHubBackend.SseHubBackend, ConfigError.ConfigError, Scope.Scope> =>
-  Effect.gen(function*() {
+) => Effect.Effect<SseHubBackend.SseHubBackend, ConfigError.ConfigError, Scope.Scope> = Effect.fn("SseHubRedis.make")(
+  function*(options?: SseHubRedis.Options) {
     const settings = yield* resolveSettings(options)
     const publisher = new Connection(
       yield* Effect.acquireRelease(
@@ -391,7 +389,8 @@ export const make = (
       kind: "redis",
       open: (name, openOptions) => openLog(settings, publisher, name, openOptions)
     })
-  })
+  }
+)
 
 /** @internal */
 export const layer = (

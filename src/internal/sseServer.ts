@@ -60,39 +60,38 @@ export const ticker = (connections: Conn.ConnectionSet): Effect.Effect<never> =>
 export const defaultGracePeriod = Duration.seconds(1)
 
 /** @internal */
-export const make = (
-  options?: SseServer.Options
-): Effect.Effect<SseServer.SseServer, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const connections = new Conn.ConnectionSet()
-    const gracePeriod = Duration.decode(options?.gracePeriod ?? defaultGracePeriod)
-    // Released after the finalizer below: once every stream has ended, the fibers still running are interrupted
-    // and awaited, so that their own finalizers have run when the server is gone.
-    const fibers = yield* FiberSet.make<void>()
-    yield* Effect.forkScoped(ticker(connections))
-    // At shutdown every stream ends cleanly; those that cannot finish within the grace period (a client that
-    // stopped reading) are cut.
-    yield* Effect.addFinalizer(() =>
-      Effect.suspend(() => {
-        connections.endAll()
-        return Effect.async<void>((resume) => connections.onEmpty(() => resume(Effect.void))).pipe(
-          // A finalizer is uninterruptible: the timeout could not stop the wait, and would never end it.
-          Effect.interruptible,
-          Effect.timeout(gracePeriod),
-          Effect.ignore,
-          Effect.ensuring(Effect.sync(() => connections.destroyAll()))
-        )
-      })
-    )
-    const server: SseServerService = {
-      [TypeId]: TypeId,
-      connections,
-      fork: (effect) => FiberSet.run(fibers, effect),
-      run: (yield* FiberSet.runtime(fibers)<never>()) as SseServerService["run"],
-      open: Effect.sync(() => connections.size)
-    }
-    return server
-  })
+export const make: (options?: SseServer.Options) => Effect.Effect<SseServer.SseServer, never, Scope.Scope> = Effect.fn(
+  "SseServer.make"
+)(function*(options?: SseServer.Options) {
+  const connections = new Conn.ConnectionSet()
+  const gracePeriod = Duration.decode(options?.gracePeriod ?? defaultGracePeriod)
+  // Released after the finalizer below: once every stream has ended, the fibers still running are interrupted
+  // and awaited, so that their own finalizers have run when the server is gone.
+  const fibers = yield* FiberSet.make<void>()
+  yield* Effect.forkScoped(ticker(connections))
+  // At shutdown every stream ends cleanly; those that cannot finish within the grace period (a client that
+  // stopped reading) are cut.
+  yield* Effect.addFinalizer(() =>
+    Effect.suspend(() => {
+      connections.endAll()
+      return Effect.async<void>((resume) => connections.onEmpty(() => resume(Effect.void))).pipe(
+        // A finalizer is uninterruptible: the timeout could not stop the wait, and would never end it.
+        Effect.interruptible,
+        Effect.timeout(gracePeriod),
+        Effect.ignore,
+        Effect.ensuring(Effect.sync(() => connections.destroyAll()))
+      )
+    })
+  )
+  const server: SseServerService = {
+    [TypeId]: TypeId,
+    connections,
+    fork: (effect) => FiberSet.run(fibers, effect),
+    run: (yield* FiberSet.runtime(fibers)<never>()) as SseServerService["run"],
+    open: Effect.sync(() => connections.size)
+  }
+  return server
+})
 
 /** @internal */
 export const layer = (options?: SseServer.Options): Layer.Layer<SseServer.SseServer> => Layer.scoped(tag, make(options))
