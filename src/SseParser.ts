@@ -230,6 +230,17 @@ export const parse: (
  * `Stream.pipeThroughChannelOrFail`. When a limit is exceeded it writes the outputs completed before the
  * offending line, then fails with {@link SseParserError}.
  *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import * as SseParser from "effect-sse/SseParser"
+ *
+ * const bytes = Stream.make(new TextEncoder().encode("event: add\ndata: 1\n\nretry: 500\n\n"))
+ * const program = bytes.pipe(Stream.pipeThroughChannelOrFail(SseParser.decode()), Stream.runCollect)
+ * Effect.runPromise(program).then((outputs) => console.log([...outputs]))
+ * // [{ _tag: "Event", type: "add", data: "1", lastEventId: "" }, { _tag: "Retry", millis: 500 }]
+ * ```
+ *
  * @since 0.1.0
  * @category parsing
  */
