@@ -1,7 +1,8 @@
 /**
  * Bun 1.4 (the `bun` devDependency's binary) runs the time and chat examples unchanged: `bun examples/time.ts`,
- * `bun examples/chat.ts` (SseNode on Bun's `node:http`), and `examples/bun.ts`, the time app on
- * `@effect/platform-bun`'s server with `BunRuntime.runMain`. Each passes the end-to-end checks the Node tests make.
+ * `bun examples/chat.ts` (SseNode on Bun's `node:http`); `examples/bun.ts`, the same routers on
+ * `@effect/platform-bun`'s server with `BunRuntime.runMain`; and `examples/web.ts`, the Web handler (`SseWeb`) on
+ * `Bun.serve`. Each passes the end-to-end checks the Node tests make.
  */
 import { Effect } from "effect"
 import { bunPath } from "./utils/runtimes.js"
@@ -22,4 +23,16 @@ runtimeSuite({
   runtime: "Bun, the examples unchanged",
   time: { start: underBun("examples/time.ts"), eventsPath: "/events" },
   chat: { start: underBun("examples/chat.ts"), eventsPath: "/events", messagesPath: "/messages" }
+})
+
+runtimeSuite({
+  runtime: "Bun, examples/bun.ts (BunHttpServer, BunRuntime)",
+  time: { start: underBun("examples/bun.ts"), eventsPath: "/time/events" },
+  chat: { start: underBun("examples/bun.ts"), eventsPath: "/events", messagesPath: "/messages" }
+})
+
+runtimeSuite({
+  runtime: "Bun, examples/web.ts (SseWeb on Bun.serve)",
+  time: { start: underBun("examples/web.ts"), eventsPath: "/time" },
+  chat: { start: underBun("examples/web.ts"), eventsPath: "/events", messagesPath: "/messages" }
 })
