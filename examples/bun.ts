@@ -17,12 +17,13 @@ const listen = Config.all({
   hostname: Config.string("HOST").pipe(Config.withDefault("127.0.0.1"))
 })
 
-export const BunServer = HttpServer.serve(HttpRouter.concat(chatRouter, HttpRouter.prefixAll(timeRouter, "/time")))
-  .pipe(
-    HttpServer.withLogAddress,
-    Layer.provide(ChatHubLive),
-    Layer.provide(SseServer.layer()),
-    Layer.provide(Layer.unwrapEffect(Effect.map(listen, (options) => BunHttpServer.layer(options))))
-  )
+const routes = HttpRouter.concat(chatRouter, HttpRouter.prefixAll(timeRouter, "/time"))
+
+export const BunServer = HttpServer.serve(routes).pipe(
+  HttpServer.withLogAddress,
+  Layer.provide(ChatHubLive),
+  Layer.provide(SseServer.layer()),
+  Layer.provide(Layer.unwrapEffect(Effect.map(listen, (options) => BunHttpServer.layer(options))))
+)
 
 BunRuntime.runMain(Layer.launch(BunServer))
