@@ -3,8 +3,8 @@
  * Deno, Bun and workers. `GET /time` sends the time every second; `POST /messages` (`{"user","text"}` as JSON)
  * is broadcast through a hub to every client on `GET /events`, which resumes from `Last-Event-ID`.
  *
- *   deno run --allow-net=127.0.0.1 --allow-env=PORT,HOST examples/web.ts     # Deno.serve
- *   bun examples/web.ts                                                      # Bun.serve
+ *   deno run --allow-net=127.0.0.1 --allow-env=PORT,HOST web.ts   # Deno.serve, where npm installed effect-sse
+ *   bun examples/web.ts                                            # Bun.serve, in this repository too
  *
  * Run as a program, it serves on PORT (8080) and HOST (127.0.0.1), and on SIGINT or SIGTERM ends every open
  * stream cleanly before it exits. Imported, it is the handler (`examples/worker.ts` serves it on a Worker runtime).
