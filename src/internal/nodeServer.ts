@@ -62,7 +62,7 @@ const headersFor = (
  */
 class Http2StreamWriter extends Writers.StreamWriter {
   constructor(private readonly stream: Http2.ServerHttp2Stream, highWaterMark: number) {
-    super(stream as unknown as Writers.Writable, highWaterMark)
+    super(stream, highWaterMark)
   }
 
   override destroy(): void {
