@@ -186,10 +186,45 @@ export const layerTest: Layer.Layer<
 )
 
 /**
- * A request listener for a server of your own (`http.createServer(listener)`, say) that serves `app` as the
- * layer's server does: SSE responses straight to their sockets, the rest as usual. Its request fibers live as
+ * A request as a Node server hands it to its listener: HTTP/1 (`node:http`, `node:https`) or HTTP/2 (the
+ * compatibility API of `node:http2`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type NodeServerRequest = Http.IncomingMessage | Http2.Http2ServerRequest
+
+/**
+ * The response a Node server hands over with the request.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type NodeServerResponse = Http.ServerResponse | Http2.Http2ServerResponse
+
+/**
+ * A request listener for a server of your own that serves `app` as the layer's server does: SSE responses
+ * straight to their sockets (or HTTP/2 streams), the rest as usual. It fits `http.createServer(listener)`,
+ * `https.createServer`, `http2.createServer` and `http2.createSecureServer` alike. Its request fibers live as
  * long as the scope. Provide an `SseServer` to `app` for keep-alive, stall detection and a clean shutdown of its
  * streams.
+ *
+ * @example
+ * ```ts
+ * import { HttpRouter } from "@effect/platform"
+ * import { Effect, Stream } from "effect"
+ * import * as SseNode from "effect-sse/SseNode"
+ * import * as SseResponse from "effect-sse/SseResponse"
+ * import * as SseServer from "effect-sse/SseServer"
+ * import { createServer } from "node:http2"
+ *
+ * const app = HttpRouter.empty.pipe(HttpRouter.get("/events", SseResponse.stream(Stream.never)))
+ * const listen = Effect.gen(function*() {
+ *   const sse = yield* SseServer.make()
+ *   const handler = yield* SseNode.makeHandler(Effect.provideService(app, SseServer.SseServer, sse))
+ *   createServer(handler).listen(8080)
+ * })
+ * ```
  *
  * @since 0.2.0
  * @category constructors
@@ -198,7 +233,7 @@ export const makeHandler: <E, R>(
   app: HttpApp.Default<E, R>,
   middleware?: HttpMiddleware.HttpMiddleware
 ) => Effect.Effect<
-  (request: Http.IncomingMessage, response: Http.ServerResponse) => void,
+  (request: NodeServerRequest, response: NodeServerResponse) => void,
   never,
   Exclude<R, HttpServerRequest.HttpServerRequest | Scope.Scope> | Scope.Scope
 > = internal.makeHandler as never

@@ -45,9 +45,12 @@ export class Connection {
       this.seenWritten = written
       this.lastActivity = now
     }
+    // Progress is more bytes taken. A runtime that counts framing of its own in what waits (Bun's `node:http`
+    // counts each chunk's header) makes `taken` shrink as bytes are written: that is no progress.
     const taken = written - buffered
-    if (buffered === 0 || taken !== this.seenTaken) {
-      this.seenTaken = taken
+    const progressed = buffered === 0 || taken > this.seenTaken
+    this.seenTaken = taken
+    if (progressed) {
       this.lastProgress = now
     } else if (now - this.lastProgress >= this.writeTimeout) {
       this.stalled = true

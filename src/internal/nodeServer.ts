@@ -19,6 +19,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Http from "node:http"
 import type * as Http2 from "node:http2"
+import { constants as Http2Constants } from "node:http2"
 import type * as Net from "node:net"
 import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
@@ -54,15 +55,26 @@ const headersFor = (
   return headers
 }
 
+/**
+ * A writer on one HTTP/2 stream: its own flow control and buffer, so each stream is accounted on its own. A
+ * dropped stream is reset with `CANCEL` (RFC 9113, 8.7): the client can tell it from a stream that ended, and the
+ * other streams of the connection go on.
+ */
+class Http2StreamWriter extends Writers.StreamWriter {
+  constructor(private readonly stream: Http2.ServerHttp2Stream, highWaterMark: number) {
+    super(stream, highWaterMark)
+  }
+
+  override destroy(): void {
+    if (!this.stream.closed && !this.stream.destroyed) this.stream.close(Http2Constants.NGHTTP2_CANCEL)
+    super.destroy()
+  }
+}
+
 /** The writer of an SSE response whose head has gone out: the HTTP/2 stream, or the HTTP/1.1 socket. */
 const writerFor = (request: NodeRequest, highWaterMark: number): Writers.Writer => {
   const res = request.response
-  if (isHttp2(request.source)) {
-    return new Writers.StreamWriter(
-      (res as Http2.Http2ServerResponse).stream as unknown as Writers.Writable,
-      highWaterMark
-    )
-  }
+  if (isHttp2(request.source)) return new Http2StreamWriter((res as Http2.Http2ServerResponse).stream, highWaterMark)
   return Writers.Http1Writer.of(res as unknown as Writers.Http1Response, highWaterMark)
 }
 

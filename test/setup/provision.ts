@@ -43,8 +43,15 @@ export const redisServer: Program = {
   installed: () => onPath("redis-server")
 }
 
-/** Everything `npm test` needs: the browser tests' Chromium and the Redis tests' `redis-server`. */
-export const programs: ReadonlyArray<Program> = [chromium, redisServer]
+/** The HTTP/2 tests make their self-signed certificate with `openssl` (see `test/utils/tls.ts`). */
+export const openssl: Program = {
+  name: "openssl on PATH",
+  debianPackage: "openssl",
+  installed: () => onPath("openssl")
+}
+
+/** Everything `npm test` needs: the browser tests' Chromium, the Redis tests' `redis-server`, `openssl`. */
+export const programs: ReadonlyArray<Program> = [chromium, redisServer, openssl]
 
 /** The command a user who is not root runs to install `missing`. */
 export const installCommand = (missing: ReadonlyArray<Program>): string =>

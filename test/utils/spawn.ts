@@ -34,15 +34,24 @@ export interface Spawned {
 export const spawnExample = (
   file: string,
   env: Readonly<Record<string, string>>
+): Effect.Effect<Spawned, never, Scope.Scope> => spawnCommand(process.execPath, ["--import", "tsx", file], env)
+
+/** Starts `command` with `args` in the repository (another runtime, say) with extra environment variables. */
+export const spawnCommand = (
+  command: string,
+  args: ReadonlyArray<string>,
+  env: Readonly<Record<string, string>>,
+  options?: { readonly cwd?: string | undefined }
 ): Effect.Effect<Spawned, never, Scope.Scope> =>
   Effect.gen(function*() {
     const exit = yield* Deferred.make<ProcessExit>()
     let output = ""
+    let ended = false
     const listeners = new Set<() => void>()
     const child = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", file], {
-          cwd: repoRoot,
+        const child = ChildProcess.spawn(command, args, {
+          cwd: options?.cwd ?? repoRoot,
           env: { ...process.env, ...env },
           stdio: ["ignore", "pipe", "pipe"]
         })
@@ -52,7 +61,15 @@ export const spawnExample = (
         }
         child.stdout!.on("data", append)
         child.stderr!.on("data", append)
+        child.once("error", (error) => {
+          // Not started (no such program): an exit with no code, its reason in the output.
+          output += `${command} did not start: ${error.message}\n`
+          ended = true
+          Deferred.unsafeDone(exit, Effect.succeed({ code: null, signal: null }))
+          for (const listener of Array.from(listeners)) listener()
+        })
         child.once("exit", (code, signal) => {
+          ended = true
           Deferred.unsafeDone(exit, Effect.succeed({ code, signal }))
           for (const listener of Array.from(listeners)) listener()
         })
@@ -60,7 +77,7 @@ export const spawnExample = (
       }),
       (child) =>
         Effect.suspend(() => {
-          if (child.exitCode !== null || child.signalCode !== null) return Effect.void
+          if (ended) return Effect.void
           child.kill("SIGKILL")
           return Effect.asVoid(Deferred.await(exit).pipe(Effect.timeout("5 seconds"), Effect.ignore))
         })
@@ -71,7 +88,7 @@ export const spawnExample = (
           if (output.includes(text)) {
             listeners.delete(check)
             resume(Effect.void)
-          } else if (child.exitCode !== null || child.signalCode !== null) {
+          } else if (ended) {
             listeners.delete(check)
             resume(
               Effect.fail(new SpawnError({ detail: `exited before printing ${JSON.stringify(text)}:\n${output}` }))
