@@ -165,9 +165,9 @@ export const SubscriberDropped: new(args: { readonly hub: string; readonly buffe
   errors.SubscriberDropped
 
 /**
- * Raised by `publish` when the backend refuses an event: `DuplicateId`, an id that is already in the history, or
- * that two events of one `publishAll` carry (resuming from it would be ambiguous). Nothing of the publish is stored
- * or delivered.
+ * Raised by `publish` when the event is refused: `DuplicateId`, an id that is already in the history, or that
+ * two events of one `publishAll` carry (resuming from it would be ambiguous); `InvalidTarget`, a `to` that does not
+ * encode with the hub's `target.schema`. Nothing of the publish is stored or delivered.
  *
  * @since 0.2.0
  * @category errors
@@ -175,9 +175,12 @@ export const SubscriberDropped: new(args: { readonly hub: string; readonly buffe
 export interface PublishRejected extends Cause.YieldableError {
   readonly _tag: "PublishRejected"
   readonly [ErrorTypeId]: ErrorTypeId
-  readonly reason: "DuplicateId"
+  readonly reason: "DuplicateId" | "InvalidTarget"
   readonly hub: string
-  readonly id: string
+  /** The refused id (`DuplicateId`). */
+  readonly id?: string | undefined
+  /** Why the target does not encode with the hub's target schema (`InvalidTarget`). */
+  readonly cause?: unknown
 }
 
 /**
@@ -187,7 +190,8 @@ export interface PublishRejected extends Cause.YieldableError {
 export const PublishRejected: new(args: {
   readonly hub: string
   readonly reason: PublishRejected["reason"]
-  readonly id: string
+  readonly id?: string | undefined
+  readonly cause?: unknown
 }) => PublishRejected = errors.PublishRejected
 
 /**
@@ -202,7 +206,7 @@ export type PublishError = HubClosed | HubUnavailable | PublishRejected | SseEve
  * @since 0.1.0
  * @category models
  */
-export interface PublishOptions {
+export interface PublishOptions<T = never> {
   /**
    * The topics of the event. Subscribers that asked for topics receive it if they asked for one of these;
    * subscribers without a topic filter receive everything. An event without topics goes to every subscriber.
@@ -215,28 +219,42 @@ export interface PublishOptions {
    * it from the standard `Idempotency-Key` request header).
    */
   readonly idempotencyKey?: string | undefined
+  /**
+   * Only the clients whose state matches this target (see {@link Options.Common.target}): a user, a role, a
+   * room. The target is stored with the event, so resumption honours it too, and on a Redis hub it travels as
+   * data (encoded with the target's schema) and is matched on every process against its own clients. Clients
+   * without a state never get a targeted event. Default: every client (of the topics).
+   */
+  readonly to?: T | undefined
 }
 
 /**
  * @since 0.1.0
  * @category models
  */
-export interface SubscribeOptions {
+export interface SubscribeOptions<S = unknown> {
   /** Only events published to one of these topics (and events published without topics). Default: all. */
   readonly topics?: ReadonlyArray<string> | undefined
   /** Resume after this id: retained events after it are delivered first. `None` (or `""`) means none. */
   readonly lastEventId?: Option.Option<string> | undefined
+  /** The subscriber's state: what targeted publishes are matched against, and what {@link SseHub.clients} lists. */
+  readonly state?: S | undefined
 }
 
 /**
  * @since 0.1.0
  * @category models
  */
-export interface ServeOptions {
+export interface ServeOptions<S = unknown> {
   /** Only events published to one of these topics (and events published without topics). Default: all. */
   readonly topics?: ReadonlyArray<string> | undefined
   /** Extra response headers. */
   readonly headers?: Headers.Input | undefined
+  /**
+   * The client's state, attached for as long as it is connected: the user it belongs to, say (compute it from the
+   * request before serving). Targeted publishes are matched against it; {@link SseHub.clients} lists it.
+   */
+  readonly state?: S | undefined
   /**
    * Events for this client only, written right after `: connected` and before any resumed events — a
    * greeting, say. `clients` counts this client. Give them no id, so that they do not move the client's
@@ -246,25 +264,46 @@ export interface ServeOptions {
     | ((info: {
       readonly clients: number
       readonly lastEventId: Option.Option<string>
+      readonly state: S | undefined
     }) => Effect.Effect<Iterable<SseEvent.SseEvent>>)
     | undefined
 }
 
 /**
- * A hub of messages of type `A`.
+ * A client connected to a hub on this process: a served response or a `subscribe` stream.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Client<S = unknown> {
+  /** Unique among the hub's clients on this process. */
+  readonly id: number
+  /** `"serve"` for a served response, `"subscribe"` for a stream. */
+  readonly kind: "serve" | "subscribe"
+  /** The state it was given (`ServeOptions.state`, `SubscribeOptions.state`); `undefined` for none. */
+  readonly state: S | undefined
+  /** The topics it asked for; `undefined` for all. */
+  readonly topics: ReadonlyArray<string> | undefined
+  /** When it connected, in milliseconds since the epoch. */
+  readonly connectedAt: number
+}
+
+/**
+ * A hub of messages of type `A`, whose clients carry a state of type `S`, published to targets of type `T` (see
+ * {@link Options.Common.target}; `never`, the default, for a hub without targeting).
  *
  * @since 0.1.0
  * @category models
  */
-export interface SseHub<in out A> {
+export interface SseHub<in out A, in out S = unknown, in out T = never> {
   readonly [TypeId]: TypeId
   readonly name: string
   /** Publishes one message; returns its event id. */
-  readonly publish: (message: A, options?: PublishOptions) => Effect.Effect<string, PublishError>
+  readonly publish: (message: A, options?: PublishOptions<T>) => Effect.Effect<string, PublishError>
   /** Publishes several messages in order, atomically with respect to other publishers; returns their ids. */
   readonly publishAll: (
     messages: Iterable<A>,
-    options?: PublishOptions
+    options?: PublishOptions<T>
   ) => Effect.Effect<ReadonlyArray<string>, PublishError>
   /**
    * Subscribes now and returns the events as a stream: the retained events after `lastEventId` (if given),
@@ -272,7 +311,7 @@ export interface SseHub<in out A> {
    * shuts down and fails with `SubscriberDropped` if its consumer falls too far behind.
    */
   readonly subscribe: (
-    options?: SubscribeOptions
+    options?: SubscribeOptions<S>
   ) => Effect.Effect<Stream.Stream<SseEvent.SseEvent, SubscriberDropped>, HubClosed | HubUnavailable, Scope.Scope>
   /**
    * Serves the hub to the current request as an SSE response, resuming from its last event id (the
@@ -280,11 +319,16 @@ export interface SseHub<in out A> {
    * encoded once, a batch per write; on `SseNode`'s and `SseWeb`'s servers no fiber stays behind per client.
    */
   readonly serve: (
-    options?: ServeOptions
+    options?: ServeOptions<S>
   ) => Effect.Effect<HttpServerResponse.HttpServerResponse, HubClosed, HttpServerRequest.HttpServerRequest>
-  /** The number of current subscribers. */
-  readonly clients: Effect.Effect<number>
-  /** The number of subscribers, now and at every change; it ends when the hub shuts down. */
+  /**
+   * The clients connected to the hub on this process, with their state, in the order they connected. (On a Redis
+   * hub each process lists its own: a targeted publish reaches the matching clients of every process.)
+   */
+  readonly clients: Effect.Effect<ReadonlyArray<Client<S>>>
+  /** The number of clients connected on this process. */
+  readonly clientCount: Effect.Effect<number>
+  /** The number of clients on this process, now and at every change; it ends when the hub shuts down. */
   readonly clientsChanges: Stream.Stream<number>
   /**
    * Delivers what was published before, then ends every subscriber (served responses end cleanly, streams
@@ -356,6 +400,22 @@ export declare namespace Options {
      */
     readonly tracePublish?: boolean | undefined
   }
+
+  /**
+   * Targeting beyond topics: a publish given `to: target` reaches the clients whose state `matches` it. The
+   * target is encoded with `schema` when published (a target that does not encode is refused with
+   * `PublishRejected`, reason `InvalidTarget`), stored with the event, and decoded where clients are
+   * connected, so the predicate runs on the process that serves each client, and a Redis hub carries targets
+   * between processes as data.
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  export interface Target<S, T> {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any encoded side: it is stored as JSON
+    readonly schema: Schema.Schema<T, any>
+    readonly matches: (target: T, state: S) => boolean
+  }
 }
 
 /**
@@ -365,10 +425,13 @@ export declare namespace Options {
  * @since 0.1.0
  * @category models
  */
-export type Options<A, R = never> =
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any encoded side: the data is its JSON
-  | Options.Common<A> & { readonly schema: Schema.Schema<A, any, R>; readonly encode?: undefined }
-  | Options.Common<A> & { readonly encode: Options.Encode<A, R>; readonly schema?: undefined }
+export type Options<A, R = never, S = unknown, T = never> =
+  & (
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any encoded side: the data is its JSON
+    | Options.Common<A> & { readonly schema: Schema.Schema<A, any, R>; readonly encode?: undefined }
+    | Options.Common<A> & { readonly encode: Options.Encode<A, R>; readonly schema?: undefined }
+  )
+  & { readonly target?: Options.Target<S, T> | undefined }
 
 /**
  * Builds a hub on the provided backend, for as long as the scope; closing the scope shuts it down.
@@ -393,9 +456,9 @@ export type Options<A, R = never> =
  * @since 0.1.0
  * @category constructors
  */
-export const make: <A, R = never>(
-  options: Options<A, R>
-) => Effect.Effect<SseHub<A>, never, Scope.Scope | R | SseHubBackend.SseHubBackend> = internal.make
+export const make: <A, R = never, S = unknown, T = never>(
+  options: Options<A, R, S, T>
+) => Effect.Effect<SseHub<A, S, T>, never, Scope.Scope | R | SseHubBackend.SseHubBackend> = internal.make
 
 /**
  * Provides a hub under `tag`, on the provided backend; releasing the layer shuts the hub down.
@@ -417,9 +480,9 @@ export const make: <A, R = never>(
  * @since 0.1.0
  * @category layers
  */
-export const layer: <I, A, R = never>(
-  tag: Context.Tag<I, SseHub<A>>,
-  options: Options<A, R>
+export const layer: <I, A, R = never, S = unknown, T = never>(
+  tag: Context.Tag<I, SseHub<A, S, T>>,
+  options: Options<A, R, S, T>
 ) => Layer.Layer<I, never, R | SseHubBackend.SseHubBackend> = internal.layer
 
 /**
@@ -439,8 +502,11 @@ export const layer: <I, A, R = never>(
  * @category accessors
  */
 export const publish: {
-  <A>(message: A, options?: PublishOptions): (self: SseHub<A>) => Effect.Effect<string, PublishError>
-  <A>(self: SseHub<A>, message: A, options?: PublishOptions): Effect.Effect<string, PublishError>
+  <A, T = never>(
+    message: A,
+    options?: PublishOptions<T>
+  ): <S>(self: SseHub<A, S, T>) => Effect.Effect<string, PublishError>
+  <A, S, T>(self: SseHub<A, S, T>, message: A, options?: PublishOptions<T>): Effect.Effect<string, PublishError>
 } = internal.publish
 
 /**
@@ -450,14 +516,14 @@ export const publish: {
  * @category accessors
  */
 export const publishAll: {
-  <A>(
+  <A, T = never>(
     messages: Iterable<A>,
-    options?: PublishOptions
-  ): (self: SseHub<A>) => Effect.Effect<ReadonlyArray<string>, PublishError>
-  <A>(
-    self: SseHub<A>,
+    options?: PublishOptions<T>
+  ): <S>(self: SseHub<A, S, T>) => Effect.Effect<ReadonlyArray<string>, PublishError>
+  <A, S, T>(
+    self: SseHub<A, S, T>,
     messages: Iterable<A>,
-    options?: PublishOptions
+    options?: PublishOptions<T>
   ): Effect.Effect<ReadonlyArray<string>, PublishError>
 } = internal.publishAll
 
@@ -482,14 +548,14 @@ export const publishAll: {
  * @category accessors
  */
 export const subscribe: {
-  (
-    options?: SubscribeOptions
-  ): <A>(
-    self: SseHub<A>
+  <S = unknown>(
+    options?: SubscribeOptions<S>
+  ): <A, T>(
+    self: SseHub<A, S, T>
   ) => Effect.Effect<Stream.Stream<SseEvent.SseEvent, SubscriberDropped>, HubClosed | HubUnavailable, Scope.Scope>
-  <A>(
-    self: SseHub<A>,
-    options?: SubscribeOptions
+  <A, S, T>(
+    self: SseHub<A, S, T>,
+    options?: SubscribeOptions<S>
   ): Effect.Effect<Stream.Stream<SseEvent.SseEvent, SubscriberDropped>, HubClosed | HubUnavailable, Scope.Scope>
 } = internal.subscribe
 
@@ -511,14 +577,14 @@ export const subscribe: {
  * @category accessors
  */
 export const serve: {
-  (
-    options?: ServeOptions
-  ): <A>(
-    self: SseHub<A>
+  <S = unknown>(
+    options?: ServeOptions<S>
+  ): <A, T>(
+    self: SseHub<A, S, T>
   ) => Effect.Effect<HttpServerResponse.HttpServerResponse, HubClosed, HttpServerRequest.HttpServerRequest>
-  <A>(
-    self: SseHub<A>,
-    options?: ServeOptions
+  <A, S, T>(
+    self: SseHub<A, S, T>,
+    options?: ServeOptions<S>
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, HubClosed, HttpServerRequest.HttpServerRequest>
 } = internal.serve
 

@@ -27,6 +27,11 @@ export * as SseEncoder from "./SseEncoder.js"
 export * as SseEvent from "./SseEvent.js"
 
 /**
+ * @since 0.2.0
+ */
+export * as SseHttpApi from "./SseHttpApi.js"
+
+/**
  * @since 0.1.0
  */
 export * as SseHub from "./SseHub.js"

@@ -813,14 +813,14 @@ describe("SseHub replay: a resumed client is written the history's own buffers",
       }
       const reading = new RecordingWriter()
       yield* serveOnWriter(hub, reading, eventsRequest({ headers: { "last-event-id": ids[0] } }))
-      expect(yield* hub.clients).toBe(5)
+      expect(yield* hub.clientCount).toBe(5)
       yield* TestClock.adjust("3900 millis")
       expect(stalled.map((w) => w.destroyed)).toEqual([false, false, false])
       // the stall rule is checked once a second: dropped within [writeTimeout, writeTimeout + 1 s]
       yield* TestClock.adjust("1100 millis")
       expect(stalled.map((w) => w.destroyed)).toEqual([true, true, true])
       expect(reading.isClosed()).toBe(false)
-      expect(yield* hub.clients).toBe(2)
+      expect(yield* hub.clientCount).toBe(2)
       expect(yield* hubMetric("sse_hub_events_published", name)).toBe(100)
     }))
 
@@ -833,7 +833,7 @@ describe("SseHub replay: a resumed client is written the history's own buffers",
       expect(stalled.destroyed).toBe(false)
       yield* TestClock.adjust("1100 millis")
       expect(stalled.destroyed).toBe(true)
-      expect(yield* hub.clients).toBe(0)
+      expect(yield* hub.clientCount).toBe(0)
     }))
 })
 
@@ -860,7 +860,7 @@ describe("SseHub serving: the hand-over before the body is read", () => {
     Effect.gen(function*() {
       const hub = yield* stringHub()
       yield* Effect.provideService(hub.serve(), HttpServerRequest.HttpServerRequest, eventsRequest())
-      expect(yield* hub.clients).toBe(0)
+      expect(yield* hub.clientCount).toBe(0)
     }))
 })
 
@@ -897,7 +897,7 @@ describe("SseHub clients", () => {
             continue
           }
           expected.push(open.length)
-          expect(yield* hub.clients).toBe(open.length)
+          expect(yield* hub.clientCount).toBe(open.length)
         }
         expect(yield* changes.atLeast(expected.length)).toEqual(expected)
       })),
@@ -909,7 +909,7 @@ describe("SseHub clients", () => {
       const hub = yield* stringHub()
       const client = yield* serveInProcess(hub)
       yield* eventually(() => client.chunks.length === 1, "': connected'")
-      expect(yield* hub.clients).toBe(1)
+      expect(yield* hub.clientCount).toBe(1)
       yield* client.received.interrupt // the client goes away
       yield* awaitClients(hub, (n) => n === 0, "back to 0")
     }))
@@ -921,7 +921,7 @@ describe("SseHub clients", () => {
       yield* hub.shutdown
       const error = yield* Effect.flip(Effect.scoped(hub.subscribe()))
       expect(error._tag).toBe("HubClosed")
-      expect(yield* hub.clients).toBe(0)
+      expect(yield* hub.clientCount).toBe(0)
       expect(yield* hubMetric("sse_hub_clients", name)).toBe(0)
     }))
 })
@@ -1089,7 +1089,7 @@ describe("SseHub slow subscribers", () => {
       const reader = yield* subscribed(hub)
       const stalled = new RecordingWriter("stalled")
       yield* serveOnWriter(hub, stalled)
-      expect(yield* hub.clients).toBe(2)
+      expect(yield* hub.clientCount).toBe(2)
       const publishRead = (i: number) => Effect.zipRight(hub.publish(`m${i}`), reader.atLeast(i + 1))
       yield* Effect.forEach(range(4), publishRead)
       expect(stalled.destroyed).toBe(false) // bufferSize waiting: kept

@@ -165,7 +165,7 @@ describe("SseHubRedis without a reachable Redis", () => {
       const { hub } = yield* unreachableHub
       // The failed call's registration must not outlive the call, even while the caller's scope is open.
       yield* Effect.flip(hub.subscribe(after("1-0")))
-      expect(yield* hub.clients, "clients after a failed subscribe").toBe(0)
+      expect(yield* hub.clientCount, "clients after a failed subscribe").toBe(0)
     }))
 
   it.scopedLive("the HubUnavailable a publish fails with is an instance of the exported SseHub.HubUnavailable", () =>

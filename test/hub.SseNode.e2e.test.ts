@@ -258,7 +258,7 @@ describe("SseHub on SseNode.layer: resumed clients that never read", () => {
         // From here, the stall rule alone must drop them: nothing is published.
         const dropped = yield* Effect.fork(
           until(
-            Effect.zipWith(hub.clients, server.sse.open, (clients, open) => clients === 0 && open === 0),
+            Effect.zipWith(hub.clientCount, server.sse.open, (clients, open) => clients === 0 && open === 0),
             "every stalled client dropped",
             "4 seconds"
           )

@@ -203,7 +203,7 @@ R.describeWithRedis("SseHubRedis when Redis goes away and comes back", ["private
         // Connected clients are still connected.
         expect({ closed: client.isClosed, end: client.end }).toEqual({ closed: false, end: undefined })
         expect(subscriber.ended()).toBeUndefined()
-        expect(yield* b.hub.clients).toBe(1)
+        expect(yield* b.hub.clientCount).toBe(1)
 
         // Redis comes back on the same port, with its data (AOF).
         yield* server.restart

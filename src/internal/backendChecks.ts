@@ -126,6 +126,43 @@ const resumeAfterAny = check(
     })
 )
 
+const targets = check(
+  "an event's target (the JSON of a hub's target schema) is kept as data: fed and resumed as published, undefined for none",
+  (settings) =>
+    Effect.gen(function*() {
+      const run = yield* start("target", settings)
+      const published: ReadonlyArray<unknown> = [
+        undefined,
+        { user: "ann" },
+        { role: "admin", rooms: ["a", "b"] },
+        "a string",
+        42,
+        [1, { nested: true }]
+      ]
+      const ids: Array<string> = []
+      for (let i = 0; i < published.length; i++) {
+        ids.push(...(yield* run.publish([data(`t${i}`)], { target: published[i] })))
+      }
+      yield* run.fedAtLeast(1 + published.length)
+      const fed = run.fed.entries.slice(1)
+      for (let i = 0; i < published.length; i++) {
+        const entry = fed.find((e) => e.id === ids[i])
+        yield* run.holds(`the event ${ids[i]} is fed`, entry !== undefined)
+        yield* run.equal(`the target fed with ${ids[i]}`, { target: entry!.target }, { target: published[i] })
+      }
+      const resumed = yield* run.log.resume(run.fed.ids[0], undefined).pipe(
+        Effect.mapError((cause) =>
+          new CheckFailed({ reason: "BackendFailed", check: run.check, detail: "resume failed", cause })
+        )
+      )
+      yield* run.equal(
+        "the targets resumed after the first event",
+        resumed.entries.map((entry) => ({ id: entry.id, target: entry.target })),
+        ids.map((id, i) => ({ id, target: published[i] }))
+      )
+    })
+)
+
 const lost = check(
   "an id the log does not hold is lost, and resuming from it yields every retained event; the newest historySize are retained",
   (settings) =>
@@ -385,5 +422,5 @@ export const checks = (options?: SseHubBackendTest.Options): ReadonlyArray<SseHu
         ? Effect.succeed(options.hubName(check))
         : Effect.map(Random.nextIntBetween(0, 2 ** 31), (n) => `effect-sse-check-${check}-${n.toString(36)}`)
   }
-  return [order, resumeAfterAny, lost, idempotency, givenIds, stop, position].map((make) => make(settings))
+  return [order, resumeAfterAny, targets, lost, idempotency, givenIds, stop, position].map((make) => make(settings))
 }

@@ -114,7 +114,7 @@ export class Run {
   ): Effect.Effect<ReadonlyArray<string>, CheckFailed> {
     return this.log.publish(events, {
       topics: options?.topics,
-      target: undefined,
+      target: options?.target,
       idempotencyKey: options?.idempotencyKey
     }).pipe(
       Effect.map((accepted) => accepted.ids),

@@ -1,5 +1,6 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -12,6 +13,7 @@ import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Conn from "../core/connection.js"
@@ -71,14 +73,55 @@ export const lostEvent = (lastEventId: string): SseEvent.SseEvent =>
 
 const topicsOf = (topics: ReadonlyArray<string> | undefined) => topics === undefined ? undefined : new Set(topics)
 
+/**
+ * Targeting: the target of a publish encoded as data for the backend, and the test of a stored target against a
+ * client's state, run where the client is connected. A stored target is decoded once per event and process
+ * (cached on the entry, which every subscriber of a delivery shares).
+ */
+const makeTargeting = <S, T>(hub: string, target: SseHub.Options.Target<S, T> | undefined) => {
+  const encode = target === undefined ? undefined : Schema.encodeEither(target.schema)
+  const decode = target === undefined ? undefined : Schema.decodeUnknownEither(target.schema)
+  const decoded = new WeakMap<object, Option.Option<T>>()
+  const targetOf = (entry: SseHubBackend.Published): Option.Option<T> => {
+    let found = decoded.get(entry)
+    if (found === undefined) {
+      // A target that does not decode here (a process with another schema) reaches nobody rather than everybody.
+      found = decode === undefined ? Option.none() : Option.getRight(decode(entry.target))
+      decoded.set(entry, found)
+    }
+    return found
+  }
+  return {
+    encode: (to: unknown): Either.Either<unknown, errors.PublishRejected> => {
+      if (to === undefined) return Either.right(undefined)
+      if (encode === undefined) {
+        return Either.left(
+          new errors.PublishRejected({ hub, reason: "InvalidTarget", cause: "the hub has no target option" })
+        )
+      }
+      return Either.mapLeft(
+        encode(to as T),
+        (cause) => new errors.PublishRejected({ hub, reason: "InvalidTarget", cause })
+      )
+    },
+    /** Which events a client of this state takes: untargeted ones, and those whose target matches its state. */
+    accepts: (state: S | undefined) => (entry: SseHubBackend.Published): boolean => {
+      if (entry.target === undefined) return true
+      if (state === undefined || target === undefined) return false
+      const to = targetOf(entry)
+      return Option.isSome(to) && target.matches(to.value, state)
+    }
+  }
+}
+
 // -----------------------------------------------------------------------------
 // the hub
 // -----------------------------------------------------------------------------
 
 /** @internal */
-export const make = <A, R = never>(
-  options: SseHub.Options<A, R>
-): Effect.Effect<SseHub.SseHub<A>, never, Scope.Scope | R | SseHubBackend.SseHubBackend> =>
+export const make = <A, R = never, S = unknown, T = never>(
+  options: SseHub.Options<A, R, S, T>
+): Effect.Effect<SseHub.SseHub<A, S, T>, never, Scope.Scope | R | SseHubBackend.SseHubBackend> =>
   Effect.gen(function*() {
     const name = options.name ?? defaults.name
     const bufferSize = Math.max(1, options.bufferSize ?? defaults.bufferSize)
@@ -104,6 +147,20 @@ export const make = <A, R = never>(
     }, dropOldest ? new Engine.DropOldest(bufferSize) : new Engine.Disconnect(bufferSize))
     const context = yield* Effect.context<R>()
     const toEvent = makeToEvent(options)
+    const targeting = makeTargeting<S, T>(name, options.target)
+    let nextClientId = 0
+    const newClient = (
+      kind: SseHub.Client["kind"],
+      state: S | undefined,
+      topics: ReadonlyArray<string> | undefined
+    ) =>
+      Effect.map(Clock.currentTimeMillis, (connectedAt): SseHub.Client<S> => ({
+        id: ++nextClientId,
+        kind,
+        state,
+        topics: topics === undefined ? undefined : [...topics],
+        connectedAt
+      }))
     const closedError = new errors.HubClosed({ hub: name })
     const dropError = new errors.SubscriberDropped({ hub: name, bufferSize })
     const ended = yield* Deferred.make<void>()
@@ -120,14 +177,16 @@ export const make = <A, R = never>(
 
     const accept = (
       events: ReadonlyArray<SseEvent.SseEvent>,
-      publishOptions: SseHub.PublishOptions | undefined
-    ): Effect.Effect<ReadonlyArray<string>, SseHub.PublishError> =>
-      engine.closed
-        ? Effect.fail(closedError)
+      publishOptions: SseHub.PublishOptions<T> | undefined
+    ): Effect.Effect<ReadonlyArray<string>, SseHub.PublishError> => {
+      if (engine.closed) return Effect.fail(closedError)
+      const target = targeting.encode(publishOptions?.to)
+      return Either.isLeft(target)
+        ? Effect.fail(target.left)
         : Effect.map(
           log.publish(events, {
             topics: publishOptions?.topics,
-            target: undefined,
+            target: target.right,
             idempotencyKey: publishOptions?.idempotencyKey
           }),
           (accepted) => {
@@ -136,10 +195,11 @@ export const make = <A, R = never>(
             return accepted.ids
           }
         )
+    }
 
     const publishAll = (
       messages: Iterable<A>,
-      publishOptions?: SseHub.PublishOptions
+      publishOptions?: SseHub.PublishOptions<T>
     ): Effect.Effect<ReadonlyArray<string>, SseHub.PublishError> =>
       Effect.forEach(messages, toEvent).pipe(
         Effect.provide(context),
@@ -148,7 +208,10 @@ export const make = <A, R = never>(
       )
 
     // The common case, a message that encodes without an effect, takes no detour.
-    const publish = (message: A, publishOptions?: SseHub.PublishOptions): Effect.Effect<string, SseHub.PublishError> =>
+    const publish = (
+      message: A,
+      publishOptions?: SseHub.PublishOptions<T>
+    ): Effect.Effect<string, SseHub.PublishError> =>
       Effect.suspend(() => {
         const encoded = toEvent(message)
         const events = Either.isEither(encoded)
@@ -183,27 +246,36 @@ export const make = <A, R = never>(
       return log.after(joined)
     }
 
-    const register = (subscriber: Engine.Subscriber<SseEvent.SseEvent>) =>
+    const register = (subscriber: Engine.Subscriber<SseEvent.SseEvent, SseHub.Client<S>>) =>
       Effect.suspend(() => engine.register(subscriber) ? log.position : Effect.fail(closedError))
 
-    const subscribe = (subscribeOptions?: SseHub.SubscribeOptions) =>
+    const subscribe = (subscribeOptions?: SseHub.SubscribeOptions<S>) =>
       Effect.gen(function*() {
         const mailbox = yield* Mailbox.make<SseEvent.SseEvent, errors.SubscriberDropped>(
           dropOldest ? { capacity: bufferSize, strategy: "sliding" } : undefined
         )
         const outlet = new StreamOutlet(mailbox, bufferSize, dropError, dropOldest)
         const topics = topicsOf(subscribeOptions?.topics)
-        const subscriber = new Engine.Subscriber(engine, outlet, topics, undefined)
+        const client = yield* newClient("subscribe", subscribeOptions?.state, subscribeOptions?.topics)
+        const subscriber = new Engine.Subscriber(
+          engine,
+          outlet,
+          topics,
+          client,
+          targeting.accepts(subscribeOptions?.state)
+        )
         const lastEventId = Option.filter(subscribeOptions?.lastEventId ?? Option.none(), (id) => id !== "")
         const joined = yield* register(subscriber)
         yield* Effect.addFinalizer(() => Effect.sync(() => engine.unregister(subscriber)))
         const resumed = yield* resume(lastEventId, topics).pipe(
           Effect.tapError(() => Effect.sync(() => engine.unregister(subscriber)))
         )
-        const prelude: Array<SseEvent.SseEvent> = resumed === undefined ? [] : resumed.entries.map((e) => e.event)
+        // The history honours targets as live delivery does: what was published to others is not replayed.
+        const mine = resumed === undefined ? [] : resumed.entries.filter((entry) => subscriber.takes(entry))
+        const prelude: Array<SseEvent.SseEvent> = mine.map((e) => e.event)
         if (resumed?.lost === true && Option.isSome(lastEventId)) prelude.unshift(lostEvent(lastEventId.value))
         engine.settle(subscriber, subscriber.goLive(afterPrelude(resumed, lastEventId, joined)))
-        const replayed = resumed === undefined ? 0 : resumed.entries.length
+        const replayed = mine.length
         return Stream.concat(
           Stream.fromIterable(prelude).pipe(
             Stream.ensuring(Effect.sync(() => replayed > 0 && metrics.delivered.unsafeUpdate(replayed, tags)))
@@ -222,11 +294,18 @@ export const make = <A, R = never>(
     const attach = (
       writer: Writers.Writer,
       lastEventId: Option.Option<string>,
-      serveOptions: SseHub.ServeOptions | undefined
+      serveOptions: SseHub.ServeOptions<S> | undefined
     ): Effect.Effect<void> =>
       Effect.gen(function*() {
         const outlet = new Engine.WriterOutlet<SseEvent.SseEvent>(writer)
-        const subscriber = new Engine.Subscriber(engine, outlet, topicsOf(serveOptions?.topics), undefined)
+        const client = yield* newClient("serve", serveOptions?.state, serveOptions?.topics)
+        const subscriber = new Engine.Subscriber(
+          engine,
+          outlet,
+          topicsOf(serveOptions?.topics),
+          client,
+          targeting.accepts(serveOptions?.state)
+        )
         if (!engine.register(subscriber)) {
           // Shut down while this client was being set up: it ends like the others did.
           writer.end()
@@ -238,7 +317,9 @@ export const make = <A, R = never>(
           // The application's code runs interruptibly, as a route's does, whatever region the transport writes the
           // response in (a server writes in an uninterruptible one): a timeout or race in it must not wait for its
           // loser. Interrupted (the server shutting down), the client ends.
-          const greeting = yield* Effect.interruptible(serveOptions.onConnect({ clients: engine.size, lastEventId }))
+          const greeting = yield* Effect.interruptible(
+            serveOptions.onConnect({ clients: engine.size, lastEventId, state: serveOptions.state })
+          )
             .pipe(
               Effect.onInterrupt(() => Effect.sync(() => writer.end()))
             )
@@ -255,15 +336,16 @@ export const make = <A, R = never>(
         if (resumed.right?.lost === true && Option.isSome(lastEventId)) {
           writer.write(event.encode(lostEvent(lastEventId.value)))
         }
-        if (resumed.right !== undefined && resumed.right.entries.length > 0) {
-          outlet.replay(new Engine.Batch(resumed.right.entries, event.encode))
-          metrics.delivered.unsafeUpdate(resumed.right.entries.length, tags)
+        const mine = resumed.right === undefined ? [] : resumed.right.entries.filter((entry) => subscriber.takes(entry))
+        if (mine.length > 0) {
+          outlet.replay(new Engine.Batch(mine, event.encode))
+          metrics.delivered.unsafeUpdate(mine.length, tags)
         }
         engine.settle(subscriber, subscriber.goLive(afterPrelude(resumed.right, lastEventId, joined)))
       }).pipe(Effect.withSpan("SseHub.serve", spanOptions))
 
     const serve = (
-      serveOptions?: SseHub.ServeOptions
+      serveOptions?: SseHub.ServeOptions<S>
     ): Effect.Effect<HttpServerResponse.HttpServerResponse, errors.HubClosed, HttpServerRequest.HttpServerRequest> =>
       Effect.gen(function*() {
         if (engine.closed) return yield* Effect.fail(closedError)
@@ -294,14 +376,15 @@ export const make = <A, R = never>(
     })
     yield* Scope.addFinalizer(hubScope, shutdown)
 
-    const hub: SseHub.SseHub<A> = {
+    const hub: SseHub.SseHub<A, S, T> = {
       [TypeId]: TypeId,
       name,
       publish,
       publishAll,
       subscribe,
       serve,
-      clients: Effect.sync(() => engine.size),
+      clients: Effect.sync(() => Array.from(engine.subscribers, (subscriber) => subscriber.state as SseHub.Client<S>)),
+      clientCount: Effect.sync(() => engine.size),
       // Subscribed before the current count is read, so no change between the two is missed.
       clientsChanges: Stream.unwrapScoped(Effect.map(PubSub.subscribe(clientChanges), (changes) =>
         Stream.concat(
@@ -316,9 +399,9 @@ export const make = <A, R = never>(
   })
 
 /** @internal */
-export const layer = <I, A, R = never>(
-  tag: Context.Tag<I, SseHub.SseHub<A>>,
-  options: SseHub.Options<A, R>
+export const layer = <I, A, R = never, S = unknown, T = never>(
+  tag: Context.Tag<I, SseHub.SseHub<A, S, T>>,
+  options: SseHub.Options<A, R, S, T>
 ): Layer.Layer<I, never, R | SseHubBackend.SseHubBackend> => Layer.scoped(tag, make(options))
 
 // -----------------------------------------------------------------------------
@@ -328,27 +411,29 @@ export const layer = <I, A, R = never>(
 /** @internal */
 export const publish = dual(
   (args) => args.length >= 2 && typeof args[0] === "object" && args[0] !== null && TypeId in args[0],
-  <A>(self: SseHub.SseHub<A>, message: A, options?: SseHub.PublishOptions) => self.publish(message, options)
+  <A, S, T>(self: SseHub.SseHub<A, S, T>, message: A, options?: SseHub.PublishOptions<T>) =>
+    self.publish(message, options)
 )
 
 /** @internal */
 export const publishAll = dual(
   (args) => args.length >= 2 && typeof args[0] === "object" && args[0] !== null && TypeId in args[0],
-  <A>(self: SseHub.SseHub<A>, messages: Iterable<A>, options?: SseHub.PublishOptions) =>
+  <A, S, T>(self: SseHub.SseHub<A, S, T>, messages: Iterable<A>, options?: SseHub.PublishOptions<T>) =>
     self.publishAll(messages, options)
 )
 
 /** @internal */
-export const isHub = (u: unknown): u is SseHub.SseHub<unknown> => typeof u === "object" && u !== null && TypeId in u
+export const isHub = (u: unknown): u is SseHub.SseHub<unknown, unknown, unknown> =>
+  typeof u === "object" && u !== null && TypeId in u
 
 /** @internal */
 export const subscribe = dual(
   (args) => isHub(args[0]),
-  <A>(self: SseHub.SseHub<A>, options?: SseHub.SubscribeOptions) => self.subscribe(options)
+  <A, S, T>(self: SseHub.SseHub<A, S, T>, options?: SseHub.SubscribeOptions<S>) => self.subscribe(options)
 )
 
 /** @internal */
 export const serve = dual(
   (args) => isHub(args[0]),
-  <A>(self: SseHub.SseHub<A>, options?: SseHub.ServeOptions) => self.serve(options)
+  <A, S, T>(self: SseHub.SseHub<A, S, T>, options?: SseHub.ServeOptions<S>) => self.serve(options)
 )

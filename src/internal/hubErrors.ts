@@ -61,10 +61,16 @@ export class SubscriberDropped extends Data.TaggedError("SubscriberDropped")<{
 export class PublishRejected extends Data.TaggedError("PublishRejected")<{
   readonly hub: string
   readonly reason: SseHub.PublishRejected["reason"]
-  readonly id: string
+  readonly id?: string | undefined
+  readonly cause?: unknown
 }> {
   readonly [ErrorTypeId]: SseHub.ErrorTypeId = ErrorTypeId
   override get message(): string {
+    if (this.reason === "InvalidTarget") {
+      return `The SSE hub "${this.hub}" refused the publish: its target does not encode with the hub's target schema: ${
+        describe(this.cause)
+      }`
+    }
     return `The SSE hub "${this.hub}" refused the event id ${
       JSON.stringify(this.id)
     }: it is already in the history (a repeated id would make resumption from it ambiguous)`

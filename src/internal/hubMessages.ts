@@ -23,8 +23,8 @@ type Encoded<R> =
 
 /** How a hub turns a message into the event it publishes: its encoder, then its event type and id, if any. */
 /** @internal */
-export const makeToEvent = <A, R>(
-  options: SseHub.Options<A, R>
+export const makeToEvent = <A, R, S, T>(
+  options: SseHub.Options<A, R, S, T>
 ): (
   message: A
 ) =>

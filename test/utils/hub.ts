@@ -161,10 +161,10 @@ export interface ServedClient {
 }
 
 /** Serves `hub` in-process to a request like `request`, and reads the body like a client that keeps up. */
-export const serveInProcess = <A>(
-  hub: SseHub.SseHub<A>,
+export const serveInProcess = <A, S, T>(
+  hub: SseHub.SseHub<A, S, T>,
   request: HttpServerRequest.HttpServerRequest = eventsRequest(),
-  options?: SseHub.ServeOptions
+  options?: SseHub.ServeOptions<S>
 ): Effect.Effect<ServedClient, SseHub.HubClosed, Scope.Scope> =>
   Effect.gen(function*() {
     const response = yield* Effect.provideService(hub.serve(options), HttpServerRequest.HttpServerRequest, request)
@@ -181,7 +181,7 @@ export const serveInProcess = <A>(
   })
 
 /** Waits until the hub's client count satisfies `predicate` (bounded in real time), via `clientsChanges`. */
-export const awaitClients = <A>(hub: SseHub.SseHub<A>, predicate: (n: number) => boolean, label: string) =>
+export const awaitClients = <A, S, T>(hub: SseHub.SseHub<A, S, T>, predicate: (n: number) => boolean, label: string) =>
   within(Stream.runDrain(Stream.takeUntil(hub.clientsChanges, predicate)), `clients: ${label}`)
 
 /**

@@ -511,7 +511,7 @@ export const captureLogs = (): { readonly lines: Array<string>; readonly layer: 
 // -----------------------------------------------------------------------------
 
 /** Subscribes to `hub` and reads the events in a fiber of the current scope. */
-export const subscribeAll = <A>(hub: SseHub.SseHub<A>, options?: SseHub.SubscribeOptions) =>
+export const subscribeAll = <A, S, T>(hub: SseHub.SseHub<A, S, T>, options?: SseHub.SubscribeOptions<S>) =>
   Effect.flatMap(hub.subscribe(options), receive)
 
 /**
@@ -521,10 +521,10 @@ export const subscribeAll = <A>(hub: SseHub.SseHub<A>, options?: SseHub.Subscrib
  * wait until a subscriber of every hub has the last one. It is the last thing published, so nothing is left in
  * flight; a probe that arrives late is an earlier one, so the short waits are safe.
  */
-export const ready = <A>(
-  hubs: ReadonlyArray<SseHub.SseHub<A>>,
+export const ready = <A, S, T>(
+  hubs: ReadonlyArray<SseHub.SseHub<A, S, T>>,
   probe: A,
-  publishers: ReadonlyArray<SseHub.SseHub<A>> = hubs
+  publishers: ReadonlyArray<SseHub.SseHub<A, S, T>> = hubs
 ): Effect.Effect<void, RedisTestError | SseHub.PublishError> =>
   Effect.scoped(Effect.gen(function*() {
     const probes = yield* Effect.forEach(hubs, (hub) => subscribeAll(hub))
