@@ -31,8 +31,7 @@
  *   {@link SseClientError}; neither reconnects;
  * - redirects (301, 302, 303, 307, 308) are followed as Fetch follows them; a reconnection starts again from
  *   the original URL;
- * - interrupting the stream (or ending it early, as `Stream.take` does) aborts the request at once.
-
+ * - interrupting the stream (or ending it early, as `Stream.take` does) aborts the request at once;
  * - {@link connect} runs the same connections in the background and tells where they stand: a {@link State}
  *   (`Connecting`, `Open`, `Reconnecting` with the cause and the delay, `Stopped`, `Failed`, `Closed`) and an
  *   `EventSource`-like `readyState`.
@@ -247,7 +246,7 @@ export const eventsSchema: <A, I, RS>(
  * @category models
  */
 export type State = Data.TaggedEnum<{
-  Connecting: {}
+  Connecting: Record<never, never>
   Open: { readonly status: number; readonly headers: Headers.Headers }
   Reconnecting: {
     readonly cause: SseClientError | undefined
@@ -257,7 +256,7 @@ export type State = Data.TaggedEnum<{
   }
   Stopped: { readonly reason: "NoContent" | "End" }
   Failed: { readonly error: SseClientError }
-  Closed: {}
+  Closed: Record<never, never>
 }>
 
 /**

@@ -84,12 +84,15 @@ class Backoff<R> {
   }
   /** The extra wait before the next reconnection, or `None` when the schedule is done. */
   next(input: SseClientError | undefined): Effect.Effect<Option.Option<Duration.Duration>, never, R> {
-    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.map(Effect.suspend(() => this.schedule.step(now, input, this.state)), ([state, , decision]) => {
-        if (ScheduleDecision.isDone(decision)) return Option.none()
-        this.state = state
-        return Option.some(Duration.millis(Math.max(0, ScheduleIntervals.start(decision.intervals) - now)))
-      }))
+    return Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) =>
+        Effect.map(Effect.suspend(() => this.schedule.step(now, input, this.state)), ([state, , decision]) => {
+          if (ScheduleDecision.isDone(decision)) return Option.none()
+          this.state = state
+          return Option.some(Duration.millis(Math.max(0, ScheduleIntervals.start(decision.intervals) - now)))
+        })
+    )
   }
 }
 
@@ -238,7 +241,10 @@ export const events = <R = never>(
   options?: SseClient.Options<R>
 ): Stream.Stream<SseParser.Event, SseClientError, HttpClient.HttpClient | R> => run(input, options, noState)
 
-const decodeWith = <A, I, RS>(schema: Schema.Schema<A, I, RS>, input: string | URL | HttpClientRequest.HttpClientRequest) => {
+const decodeWith = <A, I, RS>(
+  schema: Schema.Schema<A, I, RS>,
+  input: string | URL | HttpClientRequest.HttpClientRequest
+) => {
   const decode = Schema.decodeUnknown(Schema.parseJson(schema))
   const url = typeof input === "string" || input instanceof URL ? input.toString() : urlOf(input)
   return <E, R>(stream: Stream.Stream<SseParser.Event, E, R>) =>
@@ -263,7 +269,9 @@ export const eventsSchema = <A, I, RS>(schema: Schema.Schema<A, I, RS>) =>
 const readAhead = 16
 
 const connectWith = <A, R>(
-  make: (onState: (state: SseClient.State) => Effect.Effect<void>) => Stream.Stream<SseParser.Event<A>, SseClientError, R>
+  make: (
+    onState: (state: SseClient.State) => Effect.Effect<void>
+  ) => Stream.Stream<SseParser.Event<A>, SseClientError, R>
 ): Effect.Effect<SseClient.Client<A>, never, R | Scope.Scope> =>
   Effect.gen(function*() {
     const ref = yield* SubscriptionRef.make<SseClient.State>(State.Connecting())

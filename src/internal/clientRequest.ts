@@ -150,4 +150,3 @@ export const send = (
       current = redirected(current, from, to, response.status)
     }
   })
-
