@@ -1,158 +1,67 @@
-import * as Headers from "@effect/platform/Headers"
-import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as UrlParams from "@effect/platform/UrlParams"
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
+import * as Queue from "effect/Queue"
+import type * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import * as Schema from "effect/Schema"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as Take from "effect/Take"
 import * as LastEventId from "../core/lastEventId.js"
 import type * as SseClient from "../SseClient.js"
 import type * as SseParser from "../SseParser.js"
+import {
+  defaultMaxRedirects,
+  defaultRetry,
+  ErrorTypeId,
+  isEventStream,
+  removeHeader,
+  send,
+  SseClientError,
+  urlOf
+} from "./clientRequest.js"
 import * as parser from "./parser.js"
 
-/** @internal */
-export const ErrorTypeId: SseClient.ErrorTypeId = Symbol.for(
-  "effect-sse/SseClient/SseClientError"
-) as SseClient.ErrorTypeId
+export { defaultRetry, ErrorTypeId, SseClientError }
 
 /** @internal */
-export class SseClientError extends Data.TaggedError("SseClientError")<{
-  readonly reason: "Request" | "Transport" | "Status" | "ContentType" | "Redirect" | "Parse" | "Decode"
-  readonly url: string
-  readonly status?: number | undefined
-  readonly contentType?: string | undefined
-  readonly lastEventId?: string | undefined
-  readonly eventType?: string | undefined
-  readonly cause?: unknown
-}> {
-  readonly [ErrorTypeId]: SseClient.ErrorTypeId = ErrorTypeId
-  override get message(): string {
-    const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    switch (this.reason) {
-      case "Request":
-        return `SseClient: the request to ${this.url} could not be made: ${cause}`
-      case "Transport":
-        return `SseClient: the connection to ${this.url} failed: ${cause}`
-      case "Status":
-        return `SseClient: ${this.url} answered with status ${this.status}, not 200`
-      case "ContentType":
-        return `SseClient: ${this.url} answered with Content-Type ${
-          this.contentType === undefined ? "(none)" : JSON.stringify(this.contentType)
-        }, not text/event-stream`
-      case "Redirect":
-        return `SseClient: ${this.url} redirected too often: ${cause}`
-      case "Parse":
-        return `SseClient: the event stream from ${this.url} could not be parsed: ${cause}`
-      case "Decode":
-        return `SseClient: the data of the "${this.eventType}" event with id ${
-          JSON.stringify(this.lastEventId)
-        } from ${this.url} does not match the schema: ${cause}`
-    }
+export const State = Data.taggedEnum<SseClient.State>()
+
+/** @internal */
+export const CONNECTING = 0 as const
+/** @internal */
+export const OPEN = 1 as const
+/** @internal */
+export const CLOSED = 2 as const
+
+/** @internal */
+export const readyStateOf = (state: SseClient.State): SseClient.ReadyState => {
+  switch (state._tag) {
+    case "Connecting":
+    case "Reconnecting":
+      return CONNECTING
+    case "Open":
+      return OPEN
+    case "Stopped":
+    case "Failed":
+    case "Closed":
+      return CLOSED
   }
 }
 
 /** @internal */
-export const defaultRetry: Duration.Duration = Duration.seconds(3)
-
-/** @internal */
-export const defaultMaxRedirects = 20
-
-const redirectStatuses: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
-
-const urlOf = (request: HttpClientRequest.HttpClientRequest): string => {
-  const url = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
-  return url._tag === "Right" ? url.right.toString() : request.url
-}
-
-/** The request with `headers` as its headers, everything else kept (the platform has no way to remove one). */
-const replaceHeaders = (
-  request: HttpClientRequest.HttpClientRequest,
-  headers: Headers.Headers
-): HttpClientRequest.HttpClientRequest =>
-  HttpClientRequest.post(request.url, {
-    urlParams: request.urlParams,
-    hash: Option.getOrUndefined(request.hash),
-    headers,
-    body: request.body
-  }).pipe(HttpClientRequest.setMethod(request.method))
-
-const removeHeader = (request: HttpClientRequest.HttpClientRequest, name: string) =>
-  name in request.headers ? replaceHeaders(request, Headers.remove(request.headers, name)) : request
-
-const isEventStream = (contentType: string | undefined): boolean =>
-  contentType !== undefined && contentType.split(";")[0].trim().toLowerCase() === "text/event-stream"
-
-const fromHttpClientError = (url: string) => (error: HttpClientError.HttpClientError): SseClientError =>
-  new SseClientError({
-    reason: error._tag === "RequestError" && error.reason !== "Transport" ? "Request" : "Transport",
-    url,
-    cause: error
-  })
-
-/** The request to follow a redirect with, as Fetch builds it. */
-const redirected = (
-  request: HttpClientRequest.HttpClientRequest,
-  from: URL,
-  to: URL,
-  status: number
-): HttpClientRequest.HttpClientRequest => {
-  let next = HttpClientRequest.setUrl(request, to)
-  // 301 and 302 turn a POST into a GET, and 303 turns anything but GET and HEAD into a GET, without a body.
-  if (
-    ((status === 301 || status === 302) && request.method === "POST") ||
-    (status === 303 && request.method !== "GET" && request.method !== "HEAD")
-  ) {
-    next = next.pipe(HttpClientRequest.setMethod("GET"), HttpClientRequest.setBody(HttpBody.empty))
-  }
-  // Credentials meant for one origin are not handed to another.
-  if (from.origin !== to.origin) next = removeHeader(next, "authorization")
-  return next
-}
-
-/**
- * Sends the request and follows redirects. Each hop gets a scope of its own, closed (aborting the request)
- * when it is a redirect, and otherwise left open until the caller's scope closes.
- */
-const send = (
-  client: HttpClient.HttpClient.With<HttpClientError.HttpClientError, Scope.Scope>,
-  request: HttpClientRequest.HttpClientRequest,
-  url: string,
-  maxRedirects: number
-): Effect.Effect<HttpClientResponse.HttpClientResponse, SseClientError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const scope = yield* Effect.scope
-    let current = request
-    for (let redirects = 0;; redirects++) {
-      const hop = yield* Scope.fork(scope, ExecutionStrategy.sequential)
-      const response = yield* client.execute(current).pipe(
-        Scope.extend(hop),
-        Effect.mapError(fromHttpClientError(url))
-      )
-      const location = response.headers["location"]
-      if (!redirectStatuses.has(response.status) || location === undefined) return response
-      yield* Scope.close(hop, Exit.void)
-      if (redirects >= maxRedirects) {
-        return yield* new SseClientError({ reason: "Redirect", url, cause: `more than ${maxRedirects} redirects` })
-      }
-      const from = new URL(urlOf(current))
-      const to = yield* Effect.try({
-        try: () => new URL(location, from),
-        catch: (cause) => new SseClientError({ reason: "Request", url, cause })
-      })
-      current = redirected(current, from, to, response.status)
-    }
-  })
+export const isTerminal = (state: SseClient.State): boolean => readyStateOf(state) === CLOSED
 
 /** Why the last connection ended, which decides what happens next. */
 type Outcome =
@@ -161,10 +70,43 @@ type Outcome =
   | { readonly _tag: "NoContent" }
   | { readonly _tag: "Error"; readonly error: SseClientError }
 
-/** @internal */
-export const events = <R = never>(
+/**
+ * The backoff schedule, stepped by hand rather than through `Schedule.driver`: the delay it chooses must be known
+ * (and announced in the `Reconnecting` state) before the client sleeps it.
+ */
+class Backoff<R> {
+  private state: unknown
+  constructor(private readonly schedule: Schedule.Schedule<unknown, SseClientError | undefined, R>) {
+    this.state = schedule.initial
+  }
+  reset(): void {
+    this.state = this.schedule.initial
+  }
+  /** The extra wait before the next reconnection, or `None` when the schedule is done. */
+  next(input: SseClientError | undefined): Effect.Effect<Option.Option<Duration.Duration>, never, R> {
+    return Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) =>
+        Effect.map(Effect.suspend(() => this.schedule.step(now, input, this.state)), ([state, , decision]) => {
+          if (ScheduleDecision.isDone(decision)) return Option.none()
+          this.state = state
+          return Option.some(Duration.millis(Math.max(0, ScheduleIntervals.start(decision.intervals) - now)))
+        })
+    )
+  }
+}
+
+const noState = (_: SseClient.State): Effect.Effect<void> => Effect.void
+
+/**
+ * The connections to one endpoint, as one stream of events: the reconnection machinery behind both `events` and
+ * `connect`. `onState` hears every state it goes through but the final `Failed` and `Closed`, which only the
+ * caller can tell (a decoding failure happens after this stream).
+ */
+const run = <R = never>(
   input: string | URL | HttpClientRequest.HttpClientRequest,
-  options?: SseClient.Options<R>
+  options: SseClient.Options<R> | undefined,
+  onState: (state: SseClient.State) => Effect.Effect<void>
 ): Stream.Stream<SseParser.Event, SseClientError, HttpClient.HttpClient | R> =>
   Stream.unwrap(Effect.gen(function*() {
     const client = HttpClient.withScope(yield* HttpClient.HttpClient)
@@ -181,7 +123,7 @@ export const events = <R = never>(
     )
     const maxRedirects = options?.maxRedirects ?? defaultMaxRedirects
     const reconnect = options?.reconnect ?? true
-    const driver = options?.backoff === undefined ? undefined : yield* Schedule.driver(options.backoff)
+    const backoff = options?.backoff === undefined ? undefined : new Backoff(options.backoff)
     // One parser for all connections: `end` between them keeps the last event ID string.
     const state = parser.make({
       maxBufferSize: options?.maxBufferSize,
@@ -189,6 +131,8 @@ export const events = <R = never>(
     })
     let reconnectionTime = Duration.decode(options?.retry ?? defaultRetry)
     let outcome: Outcome = { _tag: "NotStarted" }
+    // The reconnections in a row that have not got through; 0 while a connection is open.
+    let attempt = 0
 
     // A `retry:` sets the reconnection time as soon as it is read; only events go on downstream.
     const readRetries = (outputs: Chunk.Chunk<SseParser.Output>): Chunk.Chunk<SseParser.Event> => {
@@ -202,7 +146,7 @@ export const events = <R = never>(
       state.end()
       outcome = { _tag: "End" }
       const lastEventId = state.lastEventId
-      yield* Effect.annotateCurrentSpan({ url, lastEventId })
+      yield* Effect.annotateCurrentSpan({ url, lastEventId, attempt })
       const header = LastEventId.encodeHeader(lastEventId)
       if (header === undefined && lastEventId !== "") {
         // The standard lets a client leave the header out; an id no HTTP stack would send must not stop it.
@@ -211,8 +155,8 @@ export const events = <R = never>(
             `requesting ${url} without it`
         )
       }
-      const attempt = header === undefined ? request : HttpClientRequest.setHeader(request, "last-event-id", header)
-      const response = yield* send(client, attempt, url, maxRedirects)
+      const next = header === undefined ? request : HttpClientRequest.setHeader(request, "last-event-id", header)
+      const response = yield* send(client, next, url, maxRedirects)
       if (response.status === 204) {
         outcome = { _tag: "NoContent" }
         return Stream.empty
@@ -224,7 +168,9 @@ export const events = <R = never>(
       if (!isEventStream(contentType)) {
         return yield* new SseClientError({ reason: "ContentType", url, status: response.status, contentType })
       }
-      if (driver !== undefined) yield* driver.reset
+      attempt = 0
+      backoff?.reset()
+      yield* onState(State.Open({ status: response.status, headers: response.headers }))
       return response.stream.pipe(
         Stream.mapError((cause) => new SseClientError({ reason: "Transport", url, cause })),
         Stream.pipeThroughChannelOrFail(
@@ -248,31 +194,40 @@ export const events = <R = never>(
       )
     )
 
+    const stop = (reason: "NoContent" | "End") =>
+      Effect.zipRight(onState(State.Stopped({ reason })), Effect.fail(Option.none()))
+
     const next: Effect.Effect<typeof connection, Option.Option<SseClientError>, R> = Effect.suspend(() => {
       const last = outcome
       switch (last._tag) {
         case "NotStarted":
           return Effect.succeed(connection)
         case "NoContent":
-          return Effect.fail(Option.none())
+          return stop("NoContent")
         case "End":
         case "Error": {
           const error = last._tag === "Error" ? last.error : undefined
-          const giveUp = Effect.fail(Option.fromNullable(error))
+          const giveUp = error === undefined ? stop("End") : Effect.fail(Option.some(error))
           if (!reconnect) return giveUp
-          const announce = error === undefined
-            ? Effect.logDebug(
-              `SseClient: ${url} ended the stream; reconnecting in ${Duration.format(reconnectionTime)}`
+          return Effect.gen(function*() {
+            const extra = backoff === undefined ? Option.some(Duration.zero) : yield* backoff.next(error)
+            if (Option.isNone(extra)) return yield* giveUp
+            attempt++
+            const delay = Duration.sum(reconnectionTime, extra.value)
+            yield* onState(State.Reconnecting({ cause: error, delay, attempt, lastEventId: state.lastEventId }))
+            yield* Effect.logWarning(
+              error === undefined
+                ? `SseClient: ${url} ended the stream; reconnecting in ${Duration.format(delay)} (attempt ${attempt})`
+                : `SseClient: the connection to ${url} failed; reconnecting in ${
+                  Duration.format(delay)
+                } (attempt ${attempt})`,
+              ...(error === undefined ? [] : [error])
             )
-            : Effect.logWarning(
-              `SseClient: the connection to ${url} failed; reconnecting in ${Duration.format(reconnectionTime)}`,
-              error
-            )
-          return announce.pipe(
-            Effect.zipRight(Effect.sleep(reconnectionTime)),
-            Effect.zipRight(driver === undefined ? Effect.void : Effect.orElse(driver.next(error), () => giveUp)),
-            Effect.as(connection)
-          )
+            // The reconnection time, then the schedule's extra wait, as the standard orders them.
+            yield* Effect.sleep(reconnectionTime)
+            if (Duration.greaterThan(extra.value, Duration.zero)) yield* Effect.sleep(extra.value)
+            return connection
+          })
         }
       }
     })
@@ -281,19 +236,90 @@ export const events = <R = never>(
   }))
 
 /** @internal */
-export const eventsSchema = <A, I, RS>(schema: Schema.Schema<A, I, RS>) => {
+export const events = <R = never>(
+  input: string | URL | HttpClientRequest.HttpClientRequest,
+  options?: SseClient.Options<R>
+): Stream.Stream<SseParser.Event, SseClientError, HttpClient.HttpClient | R> => run(input, options, noState)
+
+const decodeWith = <A, I, RS>(
+  schema: Schema.Schema<A, I, RS>,
+  input: string | URL | HttpClientRequest.HttpClientRequest
+) => {
   const decode = Schema.decodeUnknown(Schema.parseJson(schema))
-  return <R = never>(
-    input: string | URL | HttpClientRequest.HttpClientRequest,
-    options?: SseClient.Options<R>
-  ): Stream.Stream<SseParser.Event<A>, SseClientError, HttpClient.HttpClient | R | RS> => {
-    const url = typeof input === "string" || input instanceof URL ? input.toString() : urlOf(input)
-    return Stream.mapEffect(events(input, options), (event) =>
+  const url = typeof input === "string" || input instanceof URL ? input.toString() : urlOf(input)
+  return <E, R>(stream: Stream.Stream<SseParser.Event, E, R>) =>
+    Stream.mapEffect(stream, (event) =>
       decode(event.data).pipe(
         Effect.map((data): SseParser.Event<A> => ({ ...event, data })),
         Effect.mapError((cause) =>
           new SseClientError({ reason: "Decode", url, lastEventId: event.lastEventId, eventType: event.type, cause })
         )
       ))
-  }
 }
+
+/** @internal */
+export const eventsSchema = <A, I, RS>(schema: Schema.Schema<A, I, RS>) =>
+<R = never>(
+  input: string | URL | HttpClientRequest.HttpClientRequest,
+  options?: SseClient.Options<R>
+): Stream.Stream<SseParser.Event<A>, SseClientError, HttpClient.HttpClient | R | RS> =>
+  decodeWith(schema, input)(events(input, options))
+
+/** How many chunks of events the background connection may read ahead of the consumer of `events`. */
+const readAhead = 16
+
+const connectWith = <A, R>(
+  make: (
+    onState: (state: SseClient.State) => Effect.Effect<void>
+  ) => Stream.Stream<SseParser.Event<A>, SseClientError, R>
+): Effect.Effect<SseClient.Client<A>, never, R | Scope.Scope> =>
+  Effect.gen(function*() {
+    const ref = yield* SubscriptionRef.make<SseClient.State>(State.Connecting())
+    const queue = yield* Queue.bounded<Take.Take<SseParser.Event<A>, SseClientError>>(readAhead)
+    // Once closed, stopped or failed, the state stays so: a late update from the connection must not reopen it.
+    const setState = (next: SseClient.State) =>
+      SubscriptionRef.update(ref, (current) => isTerminal(current) ? current : next)
+    const fiber = yield* make(setState).pipe(
+      Stream.runForEachChunk((chunk) => Queue.offer(queue, Take.chunk(chunk))),
+      Effect.onExit((exit) =>
+        Exit.match(exit, {
+          onSuccess: () => Queue.offer(queue, Take.end),
+          onFailure: (cause) =>
+            Option.match(Cause.failureOption(cause), {
+              // Interrupted: `close` (or the scope) sets the state.
+              onNone: () => Effect.void,
+              onSome: (error) =>
+                Effect.zipRight(setState(State.Failed({ error })), Queue.offer(queue, Take.fail(error)))
+            })
+        })
+      ),
+      Effect.forkScoped
+    )
+    const close = Effect.zipRight(Fiber.interrupt(fiber), setState(State.Closed())).pipe(
+      Effect.zipRight(Queue.shutdown(queue))
+    )
+    yield* Effect.addFinalizer(() => close)
+    const client: SseClient.Client<A> = {
+      events: Stream.flattenTake(Stream.fromQueue(queue)),
+      state: SubscriptionRef.get(ref),
+      changes: ref.changes,
+      readyState: Effect.map(SubscriptionRef.get(ref), readyStateOf),
+      close
+    }
+    return client
+  })
+
+/** @internal */
+export const connect = <R = never>(
+  input: string | URL | HttpClientRequest.HttpClientRequest,
+  options?: SseClient.Options<R>
+): Effect.Effect<SseClient.Client, never, HttpClient.HttpClient | R | Scope.Scope> =>
+  connectWith((onState) => run(input, options, onState))
+
+/** @internal */
+export const connectSchema = <A, I, RS>(schema: Schema.Schema<A, I, RS>) =>
+<R = never>(
+  input: string | URL | HttpClientRequest.HttpClientRequest,
+  options?: SseClient.Options<R>
+): Effect.Effect<SseClient.Client<A>, never, HttpClient.HttpClient | R | RS | Scope.Scope> =>
+  connectWith((onState) => decodeWith(schema, input)(run(input, options, onState)))
