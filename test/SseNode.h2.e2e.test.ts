@@ -323,8 +323,8 @@ describe("headless Chromium over TLS HTTP/2", () => {
       )
       expect(protocol).toBe("h2")
       // The browser's stream is open once the hub counts it.
-      for (let i = 0; i < 100 && (yield* server.notes.clients) === 0; i++) yield* Effect.sleep("50 millis")
-      expect(yield* server.notes.clients).toBe(1)
+      for (let i = 0; i < 100 && (yield* server.notes.clientCount) === 0; i++) yield* Effect.sleep("50 millis")
+      expect(yield* server.notes.clientCount).toBe(1)
       const ids = yield* server.notes.publishAll(["hello", "over h2"])
       const received = yield* Effect.promise(() =>
         page.waitForFunction(() => (window as unknown as { received: Array<unknown> }).received.length >= 2, null, {

@@ -81,7 +81,7 @@ const program = Effect.gen(function*() {
   const router = HttpRouter.empty.pipe(
     HttpRouter.get("/events", hub.serve()),
     HttpRouter.post("/broadcast", broadcast),
-    HttpRouter.get("/stats", Effect.flatMap(hub.clients, (n) => HttpServerResponse.json(Protocol.stats(n)))),
+    HttpRouter.get("/stats", Effect.flatMap(hub.clientCount, (n) => HttpServerResponse.json(Protocol.stats(n)))),
     HttpRouter.post(
       "/gc",
       Effect.suspend(() => HttpServerResponse.json({}, { status: Protocol.collectGarbage() ? 200 : 501 }))

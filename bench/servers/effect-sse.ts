@@ -87,7 +87,7 @@ const broadcast = Effect.gen(function*() {
 
 const stats = Effect.gen(function*() {
   const hub = yield* BenchHub
-  return yield* HttpServerResponse.json(Protocol.stats(yield* hub.clients))
+  return yield* HttpServerResponse.json(Protocol.stats(yield* hub.clientCount))
 })
 
 const router = HttpRouter.empty.pipe(
