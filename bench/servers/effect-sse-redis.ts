@@ -57,7 +57,10 @@ const router = HttpRouter.empty.pipe(
   HttpRouter.post("/broadcast", broadcast),
   HttpRouter.get(
     "/stats",
-    Effect.flatMap(BenchHub, (hub) => Effect.flatMap(hub.clientCount, (n) => HttpServerResponse.json(Protocol.stats(n))))
+    Effect.flatMap(
+      BenchHub,
+      (hub) => Effect.flatMap(hub.clientCount, (n) => HttpServerResponse.json(Protocol.stats(n)))
+    )
   ),
   HttpRouter.post(
     "/gc",
