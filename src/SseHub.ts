@@ -36,6 +36,15 @@
  * history (unknown, or already evicted), the subscriber first gets an event of type `lost` with data
  * `{"lastEventId":"<the id>"}`, then every retained event.
  *
+ * ## Targeting
+ *
+ * Beyond topics, which the client chooses, a hub built with `target: { schema, matches }` publishes to the clients
+ * the server chooses: each client gets a state when it connects (`serve({ state })`, `subscribe({ state })`: the
+ * user it belongs to, say), and `publish(message, { to })` reaches the clients whose state `matches` the target.
+ * The target is stored with the event as data (encoded with `schema`), so that a Redis hub matches it on every
+ * process against that process's clients, and resumption filters the history by it. {@link SseHub.clients} lists
+ * the connected clients with their state.
+ *
  * ## Slow clients
  *
  * Each subscriber buffers `bufferSize` events. With `slowClient: "disconnect"` (the default) a subscriber

@@ -7,6 +7,7 @@ import {
   FetchHttpClient,
   HttpApi,
   HttpApiBuilder,
+  HttpApiClient,
   HttpApiEndpoint,
   HttpApiGroup,
   HttpServer,
@@ -217,6 +218,9 @@ describe("SseHttpApi: a real server and the client derived from the API", () => 
         options: { reconnect: false }
       }).pipe(Stream.runCollect, (effect) => within(effect, "the answer", "10 seconds"))
       expect([...words].map((e) => e.data)).toEqual(["lobby", "room:", "what"])
+      // The API's other endpoints are HttpApiClient's, on the same API.
+      const http = yield* HttpApiClient.make(Api, { baseUrl })
+      expect(yield* http.clock.health()).toEqual({ ok: true })
     }).pipe(Effect.provide(FetchHttpClient.layer)))
 
   it.scopedLive("a hub endpoint: the client's state comes from the request, typed messages arrive with the hub's ids", () =>

@@ -8,6 +8,7 @@ import * as Random from "effect/Random"
 import type * as SseEvent from "../SseEvent.js"
 import type * as SseHubBackend from "../SseHubBackend.js"
 import type * as SseHubBackendTest from "../SseHubBackendTest.js"
+import { targets } from "./backendTargetCheck.js"
 import { check, CheckFailed, contiguous, data, distinct, type Settings, start, withId } from "./backendTest.js"
 
 // -----------------------------------------------------------------------------
@@ -122,43 +123,6 @@ const resumeAfterAny = check(
           lost: false,
           ids: [latest]
         }
-      )
-    })
-)
-
-const targets = check(
-  "an event's target (the JSON of a hub's target schema) is kept as data: fed and resumed as published, undefined for none",
-  (settings) =>
-    Effect.gen(function*() {
-      const run = yield* start("target", settings)
-      const published: ReadonlyArray<unknown> = [
-        undefined,
-        { user: "ann" },
-        { role: "admin", rooms: ["a", "b"] },
-        "a string",
-        42,
-        [1, { nested: true }]
-      ]
-      const ids: Array<string> = []
-      for (let i = 0; i < published.length; i++) {
-        ids.push(...(yield* run.publish([data(`t${i}`)], { target: published[i] })))
-      }
-      yield* run.fedAtLeast(1 + published.length)
-      const fed = run.fed.entries.slice(1)
-      for (let i = 0; i < published.length; i++) {
-        const entry = fed.find((e) => e.id === ids[i])
-        yield* run.holds(`the event ${ids[i]} is fed`, entry !== undefined)
-        yield* run.equal(`the target fed with ${ids[i]}`, { target: entry!.target }, { target: published[i] })
-      }
-      const resumed = yield* run.log.resume(run.fed.ids[0], undefined).pipe(
-        Effect.mapError((cause) =>
-          new CheckFailed({ reason: "BackendFailed", check: run.check, detail: "resume failed", cause })
-        )
-      )
-      yield* run.equal(
-        "the targets resumed after the first event",
-        resumed.entries.map((entry) => ({ id: entry.id, target: entry.target })),
-        ids.map((id, i) => ({ id, target: published[i] }))
       )
     })
 )
