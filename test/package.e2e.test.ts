@@ -16,7 +16,8 @@
  * The temp dir is removed at the end. npm's cache makes the installs quick after the first run.
  */
 import * as esbuild from "esbuild"
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { publint } from "publint"
@@ -103,9 +104,10 @@ describe("the packed library", () => {
     ])
   }, 420_000)
 
-  afterAll(() => {
-    if (temp !== "") rmSync(temp, { recursive: true, force: true })
-  })
+  // Two installed projects (a few hundred MB): removing them takes longer than a hook's default on a busy machine.
+  afterAll(async () => {
+    if (temp !== "") await rm(temp, { recursive: true, force: true })
+  }, 300_000)
 
   it("holds the build, the sources, README, LICENSE and CHANGELOG, and nothing else", () => {
     const allowed = /^(dist\/(esm|cjs)\/.+|src\/.+\.ts|README\.md|LICENSE|CHANGELOG\.md|package\.json)$/
