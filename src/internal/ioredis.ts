@@ -38,7 +38,11 @@ const messageOf = (u: unknown): string => u instanceof Error ? u.message : Strin
 export const classify = (cause: unknown, lastError: unknown): CommandFailure => {
   const message = messageOf(cause)
   const name = cause instanceof Error ? cause.name : ""
-  if (message.startsWith("Stream isn't writeable") || message === "Connection is closed.") {
+  // The close can be seen here before the connection's own `close` listener has recorded it.
+  if (message === "Connection is closed.") {
+    return { message: lastError === undefined ? connectionClosed : messageOf(lastError), sent: false }
+  }
+  if (message.startsWith("Stream isn't writeable")) {
     return { message: lastError === undefined ? "not connected" : messageOf(lastError), sent: false }
   }
   if (name === "ReplyError") return { message: `Redis refused the command: ${message}`, sent: false }
