@@ -323,7 +323,7 @@ export interface Client<A = string> {
   readonly events: Stream.Stream<SseParser.Event<A>, SseClientError>
   /** The current state. */
   readonly state: Effect.Effect<State>
-  /** The current state, then every change of it, until the client's scope closes. */
+  /** The current state, then every change of it; it ends after a final state (`Stopped`, `Failed`, `Closed`). */
   readonly changes: Stream.Stream<State>
   /** The current state as `EventSource.readyState`'s number. */
   readonly readyState: Effect.Effect<ReadyState>

@@ -87,6 +87,8 @@ describe("SseClient.connect: the state", () => {
         assert.deepStrictEqual(states.map(SseClient.readyStateOf), [0, 1, 0, 1, 0, 2])
         assert.strictEqual(yield* client.readyState, SseClient.CLOSED)
         assert.deepStrictEqual(server.requests.map((r) => r.lastEventId), [undefined, "1", "1"])
+        // The changes end with the final state.
+        assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Stream.runCollect(client.changes)), [stopped])
       }).pipe(Effect.scoped, Effect.provide(layer))
   )
 

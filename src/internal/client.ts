@@ -302,7 +302,7 @@ const connectWith = <A, R>(
     const client: SseClient.Client<A> = {
       events: Stream.flattenTake(Stream.fromQueue(queue)),
       state: SubscriptionRef.get(ref),
-      changes: ref.changes,
+      changes: Stream.takeUntil(ref.changes, isTerminal),
       readyState: Effect.map(SubscriptionRef.get(ref), readyStateOf),
       close
     }
