@@ -15,6 +15,7 @@ import {
 } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import {
+  Context,
   Deferred,
   Duration,
   Effect,
@@ -382,6 +383,38 @@ describe("SseNode.layer listening", () => {
       )
       expect(text).toBe("hello")
     }).pipe(Effect.scoped, Effect.provide(SseNode.layerTest)))
+})
+
+describe("releasing SseNode.layer with connections that never sent a request", () => {
+  it.live("ends them at once: the release does not wait for the grace period (here an hour)", () =>
+    Effect.gen(function*() {
+      const serverScope = yield* Scope.make()
+      const context = yield* Layer.build(
+        SseNode.layer(() => Http.createServer(), { port: 0, host: "127.0.0.1", gracePeriod: "1 hour" })
+      ).pipe(Scope.extend(serverScope))
+      const httpServer = Context.get(context, HttpServer.HttpServer)
+      yield* HttpServer.serve(sse).pipe(Layer.buildWithScope(serverScope), Effect.provide(context))
+      const port = (httpServer.address as HttpServer.TcpAddress).port
+      const stream = yield* SseSocket.connect(port, { path: "/events" })
+      yield* stream.readUntil(`${connected}id: 1\ndata: hello\n\n`)
+      // Connected ahead of a request, as undici does after an aborted fetch: Node's closeIdleConnections skips it.
+      const silent = Net.connect(port, "127.0.0.1")
+      const closed = yield* Deferred.make<void>()
+      silent.once("close", () => Deferred.unsafeDone(closed, Exit.void))
+      yield* Effect.async<void>((resume) => {
+        silent.once("connect", () => resume(Effect.void))
+      })
+
+      yield* Scope.close(serverScope, Exit.void).pipe(
+        Effect.disconnect,
+        Effect.timeoutFail({
+          duration: "10 seconds",
+          onTimeout: () => new Error("the release waited for the grace period")
+        })
+      )
+      yield* Deferred.await(closed)
+      expect(yield* stream.awaitEnd("2 seconds")).toBe("end")
+    }).pipe(Effect.scoped))
 })
 
 describe("releasing SseNode.layer with open streams", () => {

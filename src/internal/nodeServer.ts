@@ -225,9 +225,11 @@ export const make = (
   Effect.gen(function*() {
     const gracePeriod = options.gracePeriod ?? sseServer.defaultGracePeriod
     const sessions = new Set<Http2.Http2Session>()
+    const unused = new UnusedSockets()
     const server = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const server = evaluate()
+        unused.watch(server)
         // HTTP/2 sessions outlive their streams; closing them lets `close` complete once the streams are over.
         server.on("session", (session: Http2.Http2Session) => {
           sessions.add(session)
@@ -241,14 +243,14 @@ export const make = (
           // Streams were ended by the SseServer (released first); idle keep-alive sockets would still hold
           // `close` open until their timeout, so they are closed until it completes, and after the grace period
           // every connection is.
-          const idle = setInterval(() => closeIdle(server, sessions), 20)
+          const idle = setInterval(() => closeIdle(server, sessions, unused), 20)
           const grace = setTimeout(() => closeAll(server, sessions), Duration.toMillis(Duration.decode(gracePeriod)))
           server.close(() => {
             clearInterval(idle)
             clearTimeout(grace)
             resume(Effect.void)
           })
-          closeIdle(server, sessions)
+          closeIdle(server, sessions, unused)
         })
     )
     yield* Effect.async<void, HttpServerError.ServeError>((resume) => {
@@ -281,9 +283,35 @@ export const make = (
     ) as Context.Context<HttpServer.HttpServer | sseServer.SseServerService>
   })
 
-const closeIdle = (server: NodeServer, sessions: ReadonlySet<Http2.Http2Session>) => {
+/**
+ * The HTTP/1 connections that have not begun a request. Node's `closeIdleConnections` leaves them open (a client
+ * that connects ahead of its next request, as undici does after an abort, holds `close` until the grace period),
+ * so the shutdown ends them itself. HTTP/2 connections are ended through their sessions.
+ */
+class UnusedSockets {
+  private readonly sockets = new Set<Net.Socket>()
+
+  watch(server: NodeServer): void {
+    if (typeof (server as Partial<Http.Server>).closeIdleConnections !== "function") return
+    // A TLS server's requests arrive on the TLS socket, not on the TCP one its `connection` event gives.
+    const event = "setSecureContext" in server ? "secureConnection" : "connection"
+    server.on(event, (socket: Net.Socket) => {
+      this.sockets.add(socket)
+      socket.once("close", () => this.sockets.delete(socket))
+    })
+    server.on("request", (request: Http.IncomingMessage) => this.sockets.delete(request.socket))
+  }
+
+  destroy(): void {
+    for (const socket of this.sockets) socket.destroy()
+    this.sockets.clear()
+  }
+}
+
+const closeIdle = (server: NodeServer, sessions: ReadonlySet<Http2.Http2Session>, unused: UnusedSockets) => {
   const s = server as Partial<Http.Server>
   if (typeof s.closeIdleConnections === "function") s.closeIdleConnections()
+  unused.destroy()
   for (const session of sessions) if (!session.closed) session.close()
 }
 
