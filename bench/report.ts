@@ -36,6 +36,8 @@ export interface JobResult {
   readonly quiet?: Quiet | undefined
   /** What other processes used while the job ran, in % of one core (all cores' busy time but the harness's). */
   readonly others?: number | undefined
+  /** What processes at nice 10 or more used while the job ran, in % of one core (left out of `others`). */
+  readonly niced?: number | undefined
   /** Earlier attempts of the job that other processes disturbed (run again after the machine was quiet). */
   readonly disturbedAttempts?: ReadonlyArray<JobResult> | undefined
 }

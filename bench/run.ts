@@ -170,7 +170,12 @@ const jobsOf = (options: Options): Array<Job> => {
   const reps = options.reps ?? 3
   const limit = (seconds: number) => (options.limit ?? seconds) * 1000
   const jobs: Array<Job> = []
-  for (const scenario of options.scenarios) {
+  // The scenarios of the targets first, so that a run cut short has them.
+  const first: ReadonlyArray<ScenarioName> = ["stream-idle", "idle", "churn", "shutdown", "stalled-resume"]
+  const ordered = [...options.scenarios].sort((a, b) =>
+    (first.includes(a) ? first.indexOf(a) : first.length) - (first.includes(b) ? first.indexOf(b) : first.length)
+  )
+  for (const scenario of ordered) {
     if (scenario === "parser") continue
     const servers = (options.servers ?? defaultServersOf(scenario)).filter((server) => canRun(scenario, server))
     for (const server of servers) {
@@ -396,12 +401,15 @@ const ownTree = (procs: Map<number, Proc>, into: Set<number>): Set<number> => {
  */
 const niceIgnored = 10
 
-/** CPU that other un-niced processes used between two samples, in jiffies (a process started meanwhile counts whole). */
-const othersTicks = (a: Map<number, Proc>, b: Map<number, Proc>): number => {
+/**
+ * CPU that other processes used between two samples, in jiffies (a process started meanwhile counts whole):
+ * un-niced ones, or (`niced`) those at nice 10 or more.
+ */
+const othersTicks = (a: Map<number, Proc>, b: Map<number, Proc>, niced = false): number => {
   const ours = ownTree(b, ownTree(a, new Set()))
   let sum = 0
   for (const [pid, p] of b) {
-    if (ours.has(pid) || p.nice >= niceIgnored || pid === 2 || p.ppid === 2) continue
+    if (ours.has(pid) || (p.nice >= niceIgnored) !== niced || pid === 2 || p.ppid === 2) continue
     sum += Math.max(0, p.ticks - (a.get(pid)?.ticks ?? 0))
   }
   return sum
@@ -491,7 +499,9 @@ const runJob = async (job: Job, label: string, options: Options, meta: Meta): Pr
   // What other processes used while the job ran, in % of one core: every core's busy time but ours.
   const othersPercent = () => {
     const seconds = (performance.now() - t0) / 1000
-    return seconds <= 0 ? 0 : (othersTicks(before, processes()) / userHz / seconds) * 100
+    const after = processes()
+    const percent = (ticks: number) => (seconds <= 0 ? 0 : (ticks / userHz / seconds) * 100)
+    return { others: percent(othersTicks(before, after)), niced: percent(othersTicks(before, after, true)) }
   }
   try {
     server = await startServer(job.server, label, options.cpuProf)
@@ -505,7 +515,7 @@ const runJob = async (job: Job, label: string, options: Options, meta: Meta): Pr
       ...common,
       result,
       profile: profile === undefined ? undefined : relative(root, profile),
-      others: othersPercent()
+      ...othersPercent()
     }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
@@ -548,7 +558,11 @@ const main = async () => {
     for (let attempt = 1;; attempt++) {
       const run = await runJob(job, label, options, meta)
       const others = run.others ?? 0
-      console.log(`  other processes: ${others.toFixed(1)} % of a core during the job`)
+      console.log(
+        `  other processes: ${others.toFixed(1)} % of a core during the job (niced ones: ${
+          (run.niced ?? 0).toFixed(0)
+        } %)`
+      )
       attempts.push(run)
       if (others <= disturbedPercent || attempt === maxAttempts || run.error !== undefined) break
       console.log(`  disturbed (over ${disturbedPercent} %): running it again`)
@@ -559,6 +573,8 @@ const main = async () => {
     ) => (a.error === undefined && (a.others ?? 0) < (best.others ?? 0) ? a : best))
     const disturbed = attempts.filter((a) => a !== kept)
     results.push(disturbed.length === 0 ? kept : { ...kept, disturbedAttempts: disturbed })
+    // Saved after every job, so that a run cut short keeps what it measured.
+    writeFileSync(join(tmpDir, "results-partial.json"), JSON.stringify({ meta, jobs: results }, null, 2))
   }
   if (options.scenarios.includes("parser")) {
     console.log("\n▶ parser")
