@@ -795,8 +795,8 @@ const quietNote = (store: Store): Array<string> => {
   )
   return [
     waited.length === 0
-      ? `Before each of the ${checked} jobs the harness checked that no other process kept a core busy (over 25 % for 2 s); none had to wait.`
-      : `Before each job the harness waits while another process keeps a core busy (over 25 % for 2 s), up to 20 minutes: ${
+      ? `Before each of the ${checked} jobs the harness checked that other un-niced processes did not use over 25 % of a core for 2 s; none had to wait.`
+      : `Before each job the harness waits while other un-niced processes use over 25 % of a core (for 2 s), up to 20 minutes: ${
         waited.map((j) =>
           `${j.scenario}${j.variant === "" ? "" : `-${j.variant}`} ${j.server} waited ${j.quiet!.waitedS} s`
         )
@@ -842,7 +842,7 @@ const rerunNote = (store: Store): Array<string> => {
   const still = store.jobs.filter((j) => (j.others ?? 0) > othersLimit)
   if (rerun.length === 0 && still.length === 0) return []
   return [
-    `Other processes (other engineers' builds and tests) ran during this run. A job during which they used more than ${othersLimit} % of a core (every core's busy time, from /proc/stat, less the harness's own and its children's) was run again after the machine was quiet, up to 3 attempts in all, and the least disturbed attempt is the one in the tables. Both figures of each job run again (kept first):`,
+    `Other processes ran during this run. A job during which other un-niced processes used more than ${othersLimit} % of a core (from /proc/<pid>/stat: every process but the harness's own, kernel threads and those at nice 10 or more) was run again after the machine was quiet, 2 attempts at most, and the less disturbed attempt is the one in the tables. Both figures of each job run again (kept first):`,
     "",
     ...rerun.map((j) =>
       `- ${jobName(j)}: ${headline(j)} (others ${fmt(j.others, 0)} %); disturbed: ${
@@ -855,6 +855,26 @@ const rerunNote = (store: Store): Array<string> => {
         still.map((j) => `${jobName(j)} (${fmt(j.others, 0)} %)`).join(", ")
       }.`
     ]),
+    ""
+  ]
+}
+
+/** What niced processes (other work's tests, `nice -n 19`) used during the jobs. */
+const nicedNote = (store: Store): Array<string> => {
+  const niced = store.jobs.map((j) => j.niced).filter((n) => n !== undefined)
+  if (niced.length === 0) return []
+  const sorted = [...niced].sort((a, b) => a - b)
+  const mean = niced.reduce((a, b) => a + b, 0) / niced.length
+  return [
+    `Niced processes (other work's tests, run with \`nice -n 19\`) ran on the machine during the jobs and are left out of the check above: on average ${
+      fmt(mean, 0)
+    } % of a core during a job (median ${fmt(sorted[Math.floor(sorted.length / 2)], 0)} %, at most ${
+      fmt(sorted[sorted.length - 1], 0)
+    } %; the machine has ${store.meta.cores} cores). ${
+      mean > 25
+        ? "With the kernel's autogroup scheduling on (`/proc/sys/kernel/sched_autogroup_enabled`), nice only orders processes within one session, so these did not give way to the benchmark: CPU-bound figures (fan-out, connects/s, shutdown) are lower than on a quiet machine, and the server / generator CPU columns show how much of a core each got. Memory figures are not affected."
+        : ""
+    }`,
     ""
   ]
 }
@@ -929,6 +949,7 @@ export const generated = (store: Store, existing: string): string => {
       : ["CPU profiles of this run: " + profiles.map((j) => `\`${j.profile}\``).join(", ") + ".", ""]),
     ...quietNote(store),
     ...rerunNote(store),
+    ...nicedNote(store),
     END
   ].join("\n")
 }
