@@ -9,6 +9,7 @@
  * number and the publish time. Every client checks that it gets every event exactly once and in order.
  * Every wait is bounded; a repetition that runs out of time is reported as not finished, never hangs.
  */
+import { type ChildProcess, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { Agent, request } from "node:http"
 import { connect, type Socket } from "node:net"
@@ -20,7 +21,7 @@ import { host, nowMicros, type Stats } from "./servers/protocol.js"
 // configuration and results
 // -----------------------------------------------------------------------------
 
-export type Scenario = "fanout" | "latency" | "idle" | "churn" | "slow"
+export type Scenario = "fanout" | "latency" | "idle" | "churn" | "slow" | "stream-idle" | "shutdown" | "stalled-resume"
 
 export interface LoadConfig {
   readonly scenario: Scenario
@@ -43,6 +44,14 @@ export interface LoadConfig {
   readonly concurrency?: number | undefined
   /** Extra query for `POST /broadcast` (e.g. `batch=100`). */
   readonly query?: string | undefined
+  /** The path clients request (default `/events`); the stream servers serve a ticking stream on `/ticks`. */
+  readonly path?: string | undefined
+  /** stalled-resume: how many clients resume and never read. */
+  readonly stalledClients?: number | undefined
+  /** stalled-resume: the receive buffer (SO_RCVBUF) those clients ask for, in bytes. */
+  readonly receiveBuffer?: number | undefined
+  /** stalled-resume: how long the server's memory is watched once they are connected, in ms. */
+  readonly holdMs?: number | undefined
   /**
    * Servers to spread the clients over, round robin (default: `port` alone). `port` still gets the control
    * requests: several processes sharing one hub (the Redis scenario), one of which is told to broadcast.
@@ -106,6 +115,55 @@ export interface MemorySnapshot {
   readonly clients: number
 }
 
+/** shutdown: from SIGTERM to every client seeing its stream end, and to the server's exit. */
+export interface ShutdownResult {
+  readonly clients: number
+  /** Streams open when the signal was sent (the server's count). */
+  readonly open: number
+  /** From SIGTERM until the last client saw its stream end, in ms; `undefined` if some never did. */
+  readonly lastEndMs: number | undefined
+  /** Median time from SIGTERM until a client saw its stream end, in ms. */
+  readonly medianEndMs: number | undefined
+  /** From SIGTERM until the process exited, in ms; `undefined` if it had not within the limit. */
+  readonly exitMs: number | undefined
+  /** Streams that ended with the last chunk of their response (a clean end), and that were cut (socket closed). */
+  readonly clean: number
+  readonly cut: number
+  readonly notEnded: number
+}
+
+/** stalled-resume: what clients that resume a large history and never read cost the server. */
+export interface StalledResumeResult {
+  readonly clients: number
+  readonly receiveBuffer: number
+  /** The history: events and bytes of data each. */
+  readonly history: { readonly events: number; readonly size: number }
+  readonly lastEventId: string
+  /** Memory after GC with the history filled and no client. */
+  readonly base: MemorySnapshot
+  /** The highest of each figure while the clients were connected (sampled from /stats every 100 ms). */
+  readonly peak: {
+    readonly rss: number
+    readonly heapUsed: number
+    readonly external: number
+    readonly arrayBuffers: number
+  }
+  /** RSS peak sampled from /proc every 25 ms. */
+  readonly peakRss: number
+  /** Memory after a full GC, 5 s after they connected, if they still were. */
+  readonly heldAfterGc: MemorySnapshot | undefined
+  /** Memory after GC once the clients read what they were sent and left. */
+  readonly after: MemorySnapshot
+  /** ms from all of them being counted to the server counting none; `undefined`: still connected at the end. */
+  readonly droppedAfterMs: number | undefined
+  /** How long the server was watched, in ms. */
+  readonly watchedMs: number
+  /** Per client, once it read at last: bytes and events it had been sent, whether the server had ended it. */
+  readonly received: ReadonlyArray<
+    { readonly bytes: number; readonly events: number; readonly eof: boolean; readonly reset: boolean }
+  >
+}
+
 export interface ScenarioResult {
   readonly scenario: Scenario
   readonly config: LoadConfig
@@ -121,6 +179,8 @@ export interface ScenarioResult {
     readonly connectsPerSec?: number | undefined
   } | undefined
   readonly peakRss: number
+  readonly shutdown?: ShutdownResult | undefined
+  readonly stalledResume?: StalledResumeResult | undefined
   readonly error?: string | undefined
 }
 
@@ -284,6 +344,14 @@ class Run {
   }
 }
 
+interface ClientOptions {
+  readonly path?: string | undefined
+  /** Keep the first event id (for a later resume). */
+  readonly recordId?: boolean | undefined
+  /** Read the framing only, not the events (streams whose data is not the bench's `<seq> <time>`). */
+  readonly framingOnly?: boolean | undefined
+}
+
 class SseClient {
   readonly socket: Socket
   private state = HEAD
@@ -307,23 +375,43 @@ class SseClient {
   settled = false
   reading: boolean
   run: Run | undefined
+  /** The first event id seen, with `recordId`. */
+  firstId: string | undefined
+  /** When the stream ended (µs): its last chunk arrived, or the socket closed first. */
+  endedAt: number | undefined
+  /** Whether it ended with the last chunk of the response rather than a closed socket. */
+  cleanEnd = false
+  onEnd: (() => void) | undefined
+  private readonly recordId: boolean
+  private readonly framingOnly: boolean
   private onHead: ((error?: Error) => void) | undefined
 
-  constructor(port: number, reading: boolean, onHead: (error?: Error) => void) {
+  constructor(port: number, reading: boolean, onHead: (error?: Error) => void, options: ClientOptions = {}) {
     this.reading = reading
     this.onHead = onHead
+    this.recordId = options.recordId === true
+    this.framingOnly = options.framingOnly === true
+    const path = options.path ?? "/events"
     this.socket = connect({ host, port, noDelay: true })
     this.socket.on(
       "connect",
-      () => this.socket.write(`GET /events HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\n\r\n`)
+      () => this.socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\n\r\n`)
     )
     this.socket.on("data", (chunk: Buffer) => this.feed(chunk))
     this.socket.on("error", (error) => this.fail(error))
     this.socket.on("close", () => {
       this.closed = true
+      this.ended(false)
       this.fail(new Error("closed before the response head"))
       this.settle()
     })
+  }
+
+  private ended(clean: boolean): void {
+    if (this.endedAt !== undefined) return
+    this.endedAt = nowMicros()
+    this.cleanEnd = clean
+    this.onEnd?.()
   }
 
   private fail(error: Error): void {
@@ -382,6 +470,7 @@ class SseClient {
           const c = buf[pos++]
           if (c === 10) {
             this.state = this.remaining === 0 ? DONE : DATA
+            if (this.state === DONE) this.ended(true)
           } else if (c === 59) {
             this.state = SIZE_EXT
           } else if (c !== 13) {
@@ -396,7 +485,10 @@ class SseClient {
           break
         }
         case SIZE_EXT: {
-          if (buf[pos++] === 10) this.state = this.remaining === 0 ? DONE : DATA
+          if (buf[pos++] === 10) {
+            this.state = this.remaining === 0 ? DONE : DATA
+            if (this.state === DONE) this.ended(true)
+          }
           break
         }
         case DATA: {
@@ -423,6 +515,7 @@ class SseClient {
   }
 
   private sse(buf: Buffer, start: number, end: number): void {
+    if (this.framingOnly) return
     let pos = start
     while (pos < end) {
       const nl = buf.indexOf(10, pos)
@@ -455,6 +548,13 @@ class SseClient {
         this.hasData = false
         this.event(this.dataSeq, this.dataTime)
       }
+      return
+    }
+    // "id:", kept once for a later resume
+    if (
+      this.recordId && this.firstId === undefined && e - s > 3 && b[s] === 105 && b[s + 1] === 100 && b[s + 2] === 58
+    ) {
+      this.firstId = b.toString("latin1", b[s + 3] === 32 ? s + 4 : s + 3, e).replace(/\r$/, "")
       return
     }
     // "data:"
@@ -516,7 +616,7 @@ class SseClient {
   }
 }
 
-const openClient = (port: number, reading: boolean, limitMs: number): Promise<SseClient> =>
+const openClient = (port: number, reading: boolean, limitMs: number, options?: ClientOptions): Promise<SseClient> =>
   new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       client.close()
@@ -526,7 +626,7 @@ const openClient = (port: number, reading: boolean, limitMs: number): Promise<Ss
       clearTimeout(timer)
       if (error === undefined) resolve(client)
       else reject(error)
-    })
+    }, options)
   })
 
 /** Opens `count` clients, `concurrency` at a time; fails if one cannot connect or time runs out. */
@@ -534,7 +634,8 @@ const openClients = async (
   port: number,
   count: number,
   limitMs: number,
-  concurrency = 200
+  concurrency = 200,
+  options?: ClientOptions
 ): Promise<Array<SseClient>> => {
   const clients: Array<SseClient> = []
   const deadline = performance.now() + limitMs
@@ -544,7 +645,7 @@ const openClients = async (
       next++
       const left = deadline - performance.now()
       if (left <= 0) throw new Error(`could not open ${count} connections in ${limitMs} ms`)
-      clients.push(await openClient(port, true, left))
+      clients.push(await openClient(port, true, left, options))
     }
   }
   try {
@@ -750,7 +851,10 @@ const churnRep = async (config: LoadConfig): Promise<RepResult> => {
     while (started < cycles && performance.now() < deadline) {
       started++
       try {
-        const client = await openClient(config.port, true, Math.max(1, deadline - performance.now()))
+        const client = await openClient(config.port, true, Math.max(1, deadline - performance.now()), {
+          path: config.path,
+          framingOnly: true
+        })
         client.close()
         done++
       } catch (error) {
@@ -794,12 +898,255 @@ const churnRep = async (config: LoadConfig): Promise<RepResult> => {
   }
 }
 
+/** Resolves with the time (µs) the process exited (gone, or a zombie its parent has not reaped), polled every 2 ms. */
+const exitOf = (pid: number, limitMs: number): Promise<number | undefined> =>
+  new Promise((resolve) => {
+    const deadline = performance.now() + limitMs
+    const poll = () => {
+      let gone = false
+      try {
+        // state is the field after the parenthesised command name
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+        gone = stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")
+      } catch {
+        gone = true
+      }
+      if (gone) resolve(nowMicros())
+      else if (performance.now() > deadline) resolve(undefined)
+      else setTimeout(poll, 2)
+    }
+    poll()
+  })
+
+/**
+ * Opens `clients` streams, then sends the server SIGTERM and measures how long until every client saw its stream
+ * end (its last chunk, or its socket closed) and the process exited.
+ */
+const shutdownScenario = async (config: LoadConfig, pid: number): Promise<ShutdownResult> => {
+  const clients = await openClients(config.port, config.clients, config.limitMs, 200, {
+    path: config.path,
+    framingOnly: true
+  })
+  const ready = await waitForClients(config.port, (n) => n >= config.clients, 20_000)
+  if (!ready.held) {
+    for (const client of clients) client.close()
+    throw new Error(`the server counts ${ready.stats.clients} of ${config.clients} streams`)
+  }
+  // Let ticking streams tick a few times before the signal.
+  await sleep(2000)
+  const open = (await getStats(config.port)).clients
+  agent.destroy()
+  let pending = clients.filter((c) => c.endedAt === undefined).length
+  const allEnded = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, config.limitMs)
+    if (pending === 0) resolve()
+    for (const client of clients) {
+      client.onEnd = () => {
+        if (--pending === 0) {
+          clearTimeout(timer)
+          resolve()
+        }
+      }
+    }
+  })
+  const t0 = nowMicros()
+  process.kill(pid, "SIGTERM")
+  const [exitAt] = await Promise.all([exitOf(pid, config.limitMs), allEnded])
+  const ends = clients.filter((c) => c.endedAt !== undefined).map((c) => (c.endedAt! - t0) / 1000)
+  const notEnded = clients.length - ends.length
+  for (const client of clients) client.close()
+  const sorted = ends.sort((a, b) => a - b)
+  return {
+    clients: clients.length,
+    open,
+    lastEndMs: notEnded === 0 && sorted.length > 0 ? sorted[sorted.length - 1] : undefined,
+    medianEndMs: sorted.length === 0 ? undefined : sorted[Math.floor(sorted.length / 2)],
+    exitMs: exitAt === undefined ? undefined : (exitAt - t0) / 1000,
+    clean: clients.filter((c) => c.endedAt !== undefined && c.cleanEnd).length,
+    cut: clients.filter((c) => c.endedAt !== undefined && !c.cleanEnd).length,
+    notEnded
+  }
+}
+
+const stalledScript = fileURLToPath(new URL("./stalled-clients.py", import.meta.url))
+
+/** The Python clients of `stalled-clients.py`: a line of JSON at a time from its stdout. */
+class StalledClients {
+  private readonly child: ChildProcess
+  private buffer = ""
+  private readonly lines: Array<string> = []
+  private waiting: ((line: string | undefined) => void) | undefined
+  private exited = false
+
+  constructor(config: Record<string, unknown>) {
+    this.child = spawn("python3", [stalledScript, JSON.stringify(config)], { stdio: ["pipe", "pipe", "inherit"] })
+    this.child.stdout!.on("data", (chunk: Buffer) => {
+      this.buffer += chunk.toString("utf8")
+      let nl: number
+      while ((nl = this.buffer.indexOf("\n")) >= 0) {
+        this.lines.push(this.buffer.slice(0, nl))
+        this.buffer = this.buffer.slice(nl + 1)
+      }
+      this.wake()
+    })
+    this.child.once("exit", () => {
+      this.exited = true
+      this.wake()
+    })
+    this.child.once("error", () => {
+      this.exited = true
+      this.wake()
+    })
+  }
+
+  private wake(): void {
+    const waiting = this.waiting
+    if (waiting === undefined) return
+    if (this.lines.length > 0) {
+      this.waiting = undefined
+      waiting(this.lines.shift())
+    } else if (this.exited) {
+      this.waiting = undefined
+      waiting(undefined)
+    }
+  }
+
+  /** The next line of output, or `undefined` if it exited or time ran out. */
+  next(limitMs: number): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting = undefined
+        resolve(undefined)
+      }, limitMs)
+      this.waiting = (line) => {
+        clearTimeout(timer)
+        resolve(line)
+      }
+      this.wake()
+    })
+  }
+
+  read(): void {
+    this.child.stdin!.write("read\n")
+  }
+
+  kill(): void {
+    if (!this.exited) this.child.kill("SIGKILL")
+  }
+}
+
+/**
+ * Fills the history with `events` events of `size` bytes (read by one client, which keeps the first id), then
+ * connects `stalledClients` clients that resume from that id and never read. Watches the server's memory and
+ * client count for `holdMs`; then the clients read what they were sent, to tell whether the server had ended
+ * their streams.
+ */
+const stalledResumeScenario = async (config: LoadConfig, sampler: RssSampler): Promise<StalledResumeResult> => {
+  const path = config.path ?? "/events"
+  const reader = await openClient(config.port, true, 10_000, { path, recordId: true })
+  try {
+    const counted = await waitForClients(config.port, (n) => n >= 1, 10_000)
+    if (!counted.held) throw new Error("the server does not count the reader")
+    const run = new Run(config.events, 1, 0, 0, false)
+    reader.run = run
+    const settled = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), config.limitMs)
+      run.onSettled = () => {
+        clearTimeout(timer)
+        resolve(true)
+      }
+    })
+    const reply = await control(config.port, "POST", `/broadcast?count=${config.events}&size=${config.size}`)
+    if (reply.status !== 202) throw new Error(`POST /broadcast: ${reply.status} ${reply.body}`)
+    if (!(await settled)) throw new Error(`the reader got ${reader.received} of ${config.events} events`)
+  } finally {
+    reader.close()
+  }
+  const lastEventId = reader.firstId
+  if (lastEventId === undefined) throw new Error("the reader saw no event id")
+  const drained = await waitForClients(config.port, (n) => n === 0, 10_000)
+  if (!drained.held) throw new Error("the reader is still counted")
+  await gc(config.port)
+  const base = snapshot(await getStats(config.port))
+  const clients = config.stalledClients ?? 30
+  const holdMs = config.holdMs ?? 30_000
+  const receiveBuffer = config.receiveBuffer ?? 4096
+  const stalled = new StalledClients({
+    port: config.port,
+    path,
+    clients,
+    lastEventId,
+    rcvbuf: receiveBuffer,
+    limitS: (holdMs + 60_000) / 1000,
+    idleS: 3
+  })
+  try {
+    const ready = await stalled.next(20_000)
+    if (ready === undefined) throw new Error("the stalled clients did not connect (is python3 there?)")
+    const granted = (JSON.parse(ready) as { rcvbuf: number }).rcvbuf
+    sampler.start()
+    const peak = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 }
+    const t0 = performance.now()
+    let connectedAt: number | undefined
+    let droppedAt: number | undefined
+    let heldAfterGc: MemorySnapshot | undefined
+    let collected = false
+    for (;;) {
+      const stats = await getStats(config.port)
+      const now = performance.now()
+      peak.rss = Math.max(peak.rss, stats.memory.rss)
+      peak.heapUsed = Math.max(peak.heapUsed, stats.memory.heapUsed)
+      peak.external = Math.max(peak.external, stats.memory.external)
+      peak.arrayBuffers = Math.max(peak.arrayBuffers, stats.memory.arrayBuffers)
+      if (connectedAt === undefined && stats.clients >= clients) connectedAt = now
+      if (connectedAt !== undefined && droppedAt === undefined && stats.clients === 0) droppedAt = now
+      if (connectedAt !== undefined && !collected && now - connectedAt >= 5000) {
+        collected = true
+        if (stats.clients >= clients) {
+          await gc(config.port)
+          heldAfterGc = snapshot(await getStats(config.port))
+        }
+      }
+      // Watched for `holdMs` from the connect, or 2 s past the drop.
+      if (now - t0 >= holdMs || (droppedAt !== undefined && now - droppedAt >= 2000)) break
+      await sleep(100)
+    }
+    const peakRss = sampler.stop()
+    const watchedMs = performance.now() - t0
+    stalled.read()
+    const report = await stalled.next(holdMs + 60_000)
+    if (report === undefined) throw new Error("the stalled clients did not report")
+    const received = (JSON.parse(report) as { clients: StalledResumeResult["received"] }).clients
+    await waitForClients(config.port, (n) => n === 0, 10_000)
+    await gc(config.port)
+    const after = snapshot(await getStats(config.port))
+    return {
+      clients,
+      receiveBuffer: granted,
+      history: { events: config.events, size: config.size },
+      lastEventId,
+      base,
+      peak,
+      peakRss,
+      heldAfterGc,
+      after,
+      droppedAfterMs: connectedAt !== undefined && droppedAt !== undefined ? droppedAt - connectedAt : undefined,
+      watchedMs,
+      received
+    }
+  } finally {
+    stalled.kill()
+  }
+}
+
 const main = async (config: LoadConfig): Promise<ScenarioResult> => {
   const first = await getStats(config.port)
   const sampler = new RssSampler(first.pid)
   const clock = await calibrateClock(config.port)
   const reps: Array<RepResult> = []
   let memory: ScenarioResult["memory"]
+  let shutdown: ShutdownResult | undefined
+  let stalledResume: StalledResumeResult | undefined
   let error: string | undefined
   try {
     switch (config.scenario) {
@@ -820,11 +1167,15 @@ const main = async (config: LoadConfig): Promise<ScenarioResult> => {
         }
         break
       }
-      case "idle": {
+      case "idle":
+      case "stream-idle": {
         await gc(config.port)
         const before = snapshot(await getStats(config.port))
         const t0 = nowMicros()
-        const clients = await openClients(config.port, config.clients, config.limitMs)
+        const clients = await openClients(config.port, config.clients, config.limitMs, 200, {
+          path: config.path,
+          framingOnly: true
+        })
         const connectsPerSec = config.clients / ((nowMicros() - t0) / 1e6)
         try {
           const ready = await waitForClients(config.port, (n) => n >= config.clients, 20_000)
@@ -863,6 +1214,14 @@ const main = async (config: LoadConfig): Promise<ScenarioResult> => {
         memory = { before, after, drained: snapshot(drained.stats) }
         break
       }
+      case "shutdown": {
+        shutdown = await shutdownScenario(config, first.pid)
+        break
+      }
+      case "stalled-resume": {
+        stalledResume = await stalledResumeScenario(config, sampler)
+        break
+      }
     }
   } catch (e) {
     error = e instanceof Error ? e.message : String(e)
@@ -874,6 +1233,8 @@ const main = async (config: LoadConfig): Promise<ScenarioResult> => {
     clock,
     memory,
     peakRss: sampler.peak,
+    shutdown,
+    stalledResume,
     error
   }
 }

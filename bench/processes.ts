@@ -4,7 +4,7 @@
  */
 import { build } from "esbuild"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { createWriteStream, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs"
+import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs"
 import { request } from "node:http"
 import { createServer } from "node:net"
 import { dirname, join, relative } from "node:path"
@@ -18,9 +18,56 @@ export const tmpDir = join(benchDir, "tmp")
 
 /**
  * A server is a file of bench/servers, optionally with a query for its broadcasts after a `+`:
- * `effect-sse+yield=0` is effect-sse publishing in a tight `Effect.forEach` loop.
+ * `effect-sse+yield=0` is effect-sse publishing in a tight `Effect.forEach` loop. A name ending in `@0.1` is
+ * that server in the previous release (see `before`).
  */
 export const serverFile = (server: string) => server.split("+", 1)[0]
+
+/**
+ * The previous release, measured in the same run as the current sources. Its servers are named `<server>@0.1`
+ * and built from its own sources, checked out at `commit` in a git worktree under bench/tmp (git-ignored):
+ * its own `bench/servers/<server>.ts` when it had one (`effect-sse`, `effect-sse-node`), else
+ * `bench/servers/v0.1/<server>.ts` (written for its API). Every other package is the one installed here, so
+ * that only effect-sse differs.
+ */
+export const before = { version: "0.1", commit: "79ee7df", dir: join(tmpDir, "before") } as const
+
+/** `effect-sse-node@0.1` → `0.1`; `undefined` for a server of the current sources. */
+export const versionOfServer = (server: string): string | undefined => {
+  const file = serverFile(server)
+  return file.includes("@") ? file.slice(file.indexOf("@") + 1) : undefined
+}
+
+/** Checks out the previous release in its worktree, once. */
+export const ensureBefore = (): void => {
+  if (existsSync(join(before.dir, "src"))) {
+    const head = execFileSync("git", ["-C", before.dir, "rev-parse", "HEAD"], { encoding: "utf8" }).trim()
+    if (!head.startsWith(before.commit)) {
+      throw new Error(`${relative(root, before.dir)} is at ${head.slice(0, 7)}, not ${before.commit}: remove it`)
+    }
+    return
+  }
+  mkdirSync(tmpDir, { recursive: true })
+  execFileSync("git", ["worktree", "add", "--detach", before.dir, before.commit], { cwd: root, stdio: "ignore" })
+}
+
+/** The file a server runs and the effect-sse sources it is built with; `undefined` if there is no such server. */
+export const serverSource = (server: string): { readonly source: string; readonly library: string } | undefined => {
+  const file = serverFile(server)
+  const version = versionOfServer(server)
+  if (version === undefined) {
+    const source = join(benchDir, "servers", `${file}.ts`)
+    return existsSync(source) ? { source, library: join(root, "src") } : undefined
+  }
+  if (version !== before.version) return undefined
+  ensureBefore()
+  const name = file.slice(0, file.indexOf("@"))
+  const library = join(before.dir, "src")
+  const own = join(before.dir, "bench", "servers", `${name}.ts`)
+  if (existsSync(own)) return { source: own, library }
+  const ours = join(benchDir, "servers", `v${version}`, `${name}.ts`)
+  return existsSync(ours) ? { source: ours, library } : undefined
+}
 
 // -----------------------------------------------------------------------------
 // processes: every child is tracked and killed on exit, failure or timeout
@@ -131,8 +178,11 @@ export const useServerLoader = (loader: ServerLoader) => {
 const built = new Map<string, Promise<string>>()
 
 const serverScript = (name: string): Promise<string> => {
-  const source = join(benchDir, "servers", `${serverFile(name)}.ts`)
-  if (serverLoader === "tsx") return Promise.resolve(source)
+  const found = serverSource(name)
+  if (found === undefined) return Promise.reject(new Error(`no server ${serverFile(name)}`))
+  const { library, source } = found
+  // The previous release's servers are always built: tsx would resolve `effect-sse` to the current sources.
+  if (serverLoader === "tsx" && versionOfServer(name) === undefined) return Promise.resolve(source)
   const cached = built.get(source)
   if (cached !== undefined) return cached
   const outfile = join(tmpDir, "build", `${serverFile(name)}.mjs`)
@@ -145,7 +195,7 @@ const serverScript = (name: string): Promise<string> => {
     target: "node20",
     logLevel: "warning",
     // The library under test from its sources; every other package as installed.
-    alias: { "effect-sse": join(root, "src") },
+    alias: { "effect-sse": library },
     plugins: [{
       name: "external-packages",
       setup(b) {
@@ -158,6 +208,11 @@ const serverScript = (name: string): Promise<string> => {
   }).then(() => outfile)
   built.set(source, done)
   return done
+}
+
+/** Builds the servers' scripts now (with `--loader build`), ahead of the jobs that start them. */
+export const buildServers = async (names: ReadonlyArray<string>): Promise<void> => {
+  await Promise.all(names.map(serverScript))
 }
 
 export interface Running {

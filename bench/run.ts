@@ -1,8 +1,9 @@
 /**
  * The benchmark harness (`npm run bench`): starts each server pinned to core 0 and the load generator
- * (`bench/loadgen.ts`) pinned to core 1, runs every scenario against every server, and regenerates
- * `bench/RESULTS.md` (the part between its BEGIN/END markers; the hand-written "Reading" and the
- * "Parser throughput" section are kept as they are).
+ * (`bench/loadgen.ts`) pinned to core 1, runs every scenario against its servers (`bench/catalog.ts`), the
+ * current ones and those of the previous release (`<server>@0.1`) in the same run, and regenerates
+ * `bench/RESULTS.md` (`bench/report.ts`: the part between its BEGIN/END markers; the hand-written "Reading" and
+ * the "Parser throughput" section are kept as they are).
  *
  *   npx tsx bench/run.ts                                              # everything, writes RESULTS.md
  *   npx tsx bench/run.ts --scenario fanout --servers effect-sse,node --clients 1000
@@ -10,11 +11,14 @@
  *   npx tsx bench/run.ts --quick                                      # small sizes, a smoke test
  *
  * Options:
- *   --scenario a,b     fanout, latency, idle, churn, slow, parser (default: all)
- *   --servers a,b      effect-sse, effect-sse-node, node, effect-platform, better-sse, hono (default: all)
- *   --clients N[,N]    clients for fanout (default 100,1000), latency (1000) and idle (5000); readers for slow (20)
- *   --events M         events per broadcast (fanout 2000, latency 220 of which 20 warm-up, slow 20000)
- *   --size S           event data bytes (fanout/latency 128, slow 1024)
+ *   --scenario a,b     fanout, latency, idle, churn, slow, stream-idle, shutdown, stalled-resume, parser (default: all)
+ *   --servers a,b      any of bench/catalog.ts (default: each scenario's own list; a named server runs in every
+ *                      chosen scenario it can: the stream servers publish nothing)
+ *   --clients N[,N]    clients for fanout (default 100,1000), latency (1000), idle and stream-idle (5000), shutdown
+ *                      (4000), stalled-resume (30 stalled); readers for slow (20)
+ *   --events M         events per broadcast (fanout 2000, latency 220 of which 20 warm-up, slow 20000), or in the
+ *                      history (stalled-resume 1000)
+ *   --size S           event data bytes (fanout/latency 128, slow 1024, stalled-resume 16384)
  *   --rate R           latency: events per second (20)
  *   --reps N           repetitions of throughput figures (3); the median is reported
  *   --limit SECONDS    hard limit of one repetition (fanout 30/60, others 60)
@@ -29,21 +33,24 @@
  * re-measured without re-running everything.
  */
 import { execFileSync, spawn } from "node:child_process"
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { cpus, release, totalmem } from "node:os"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
-import type { LoadConfig, RepResult, Scenario, ScenarioResult } from "./loadgen.js"
+import { allScenarios, canRun, defaultServersOf, pathOf, type ScenarioName } from "./catalog.js"
+import type { LoadConfig, Scenario } from "./loadgen.js"
 import {
+  before,
   benchDir,
+  buildServers,
   exited,
   hasTaskset,
   nodeCommand,
   root,
   runLoadgen,
   type Running,
-  serverFile,
   type ServerLoader,
+  serverSource,
   startServer,
   stopServer,
   tmpDir,
@@ -51,12 +58,16 @@ import {
   useServerLoader
 } from "./processes.js"
 
-const resultsFile = join(benchDir, "results", "latest.json")
-const reportFile = join(benchDir, "RESULTS.md")
-
-const allServers = ["effect-sse", "effect-sse-node", "node", "effect-platform", "better-sse", "hono"] as const
-const allScenarios = ["fanout", "latency", "idle", "churn", "slow", "parser"] as const
-type ScenarioName = typeof allScenarios[number]
+import {
+  generated,
+  type JobResult,
+  type Meta,
+  type Quiet,
+  reportFile,
+  resultsFile,
+  type Store,
+  writeReport
+} from "./report.js"
 
 // -----------------------------------------------------------------------------
 // options
@@ -65,13 +76,10 @@ type ScenarioName = typeof allScenarios[number]
 const serverQuery = (server: string): string | undefined =>
   server.includes("+") ? server.slice(server.indexOf("+") + 1) : undefined
 
-/** Extra rows of the default fan-out: effect-sse publishing in a tight loop, as well as paced like the others. */
-const extraFanoutServers = ["effect-sse+yield=0"]
-
 interface Options {
   readonly scenarios: ReadonlyArray<ScenarioName>
-  readonly servers: ReadonlyArray<string>
-  readonly defaultServers: boolean
+  /** The servers named with --servers; `undefined`: each scenario's own. */
+  readonly servers: ReadonlyArray<string> | undefined
   readonly clients: ReadonlyArray<number> | undefined
   readonly events: number | undefined
   readonly size: number | undefined
@@ -106,11 +114,10 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
   const num = (name: string) => (values.has(name) ? Number(values.get(name)) : undefined)
   const scenarios = (list("scenario") ?? allScenarios) as Array<ScenarioName>
   for (const s of scenarios) if (!allScenarios.includes(s)) throw new Error(`unknown scenario ${s}`)
-  const servers = list("servers") ?? list("server") ?? [...allServers]
-  for (const s of servers) {
-    if (!existsSync(join(benchDir, "servers", `${serverFile(s)}.ts`))) throw new Error(`unknown server ${s}`)
-  }
-  const full = !values.has("scenario") && !values.has("servers") && !values.has("server") && values.size === 0 &&
+  const servers = list("servers") ?? list("server")
+  for (const s of servers ?? []) if (serverSource(s) === undefined) throw new Error(`unknown server ${s}`)
+  const full = !values.has("scenario") && !values.has("servers") && !values.has("server") &&
+    [...values.keys()].every((name) => name === "reps") &&
     !flags.has("quick")
   const known = [
     "scenario",
@@ -131,7 +138,6 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
   return {
     scenarios,
     servers,
-    defaultServers: !values.has("servers") && !values.has("server"),
     clients: list("clients")?.map(Number),
     events: num("events"),
     size: num("size"),
@@ -164,10 +170,14 @@ const jobsOf = (options: Options): Array<Job> => {
   const reps = options.reps ?? 3
   const limit = (seconds: number) => (options.limit ?? seconds) * 1000
   const jobs: Array<Job> = []
-  for (const scenario of options.scenarios) {
-    const servers = scenario === "fanout" && options.defaultServers
-      ? [...options.servers, ...extraFanoutServers]
-      : options.servers
+  // The scenarios of the targets first, so that a run cut short has them.
+  const first: ReadonlyArray<ScenarioName> = ["stream-idle", "idle", "churn", "shutdown", "stalled-resume"]
+  const ordered = [...options.scenarios].sort((a, b) =>
+    (first.includes(a) ? first.indexOf(a) : first.length) - (first.includes(b) ? first.indexOf(b) : first.length)
+  )
+  for (const scenario of ordered) {
+    if (scenario === "parser") continue
+    const servers = (options.servers ?? defaultServersOf(scenario)).filter((server) => canRun(scenario, server))
     for (const server of servers) {
       const query = [serverQuery(server), options.query].filter((q) => q !== undefined).join("&")
       const extra = query === "" ? {} : { query }
@@ -209,6 +219,7 @@ const jobsOf = (options: Options): Array<Job> => {
           })
           break
         case "idle":
+        case "stream-idle":
           jobs.push({
             scenario,
             variant: "",
@@ -219,7 +230,43 @@ const jobsOf = (options: Options): Array<Job> => {
               events: 0,
               size: 0,
               reps: 1,
-              limitMs: limit(60)
+              limitMs: limit(60),
+              path: pathOf(scenario, server)
+            }
+          })
+          break
+        case "shutdown":
+          jobs.push({
+            scenario,
+            variant: "",
+            server,
+            load: {
+              scenario,
+              clients: options.clients?.[0] ?? (q ? 1000 : 4000),
+              events: 0,
+              size: 0,
+              reps: 1,
+              limitMs: limit(30),
+              path: pathOf(scenario, server)
+            }
+          })
+          break
+        case "stalled-resume":
+          jobs.push({
+            scenario,
+            variant: "",
+            server,
+            load: {
+              scenario,
+              clients: 0,
+              stalledClients: options.clients?.[0] ?? 30,
+              events: options.events ?? 1000,
+              size: options.size ?? 16384,
+              receiveBuffer: 4096,
+              holdMs: q ? 15_000 : 30_000,
+              reps: 1,
+              limitMs: limit(60),
+              path: pathOf(scenario, server)
             }
           })
           break
@@ -236,7 +283,8 @@ const jobsOf = (options: Options): Array<Job> => {
               cycles: q ? 500 : 2000,
               concurrency: 50,
               reps,
-              limitMs: limit(60)
+              limitMs: limit(60),
+              path: pathOf(scenario, server)
             }
           })
           break
@@ -259,8 +307,6 @@ const jobsOf = (options: Options): Array<Job> => {
             })
           }
           break
-        case "parser":
-          break
       }
     }
   }
@@ -271,37 +317,6 @@ const jobsOf = (options: Options): Array<Job> => {
 // results
 // -----------------------------------------------------------------------------
 
-interface JobResult {
-  readonly scenario: Scenario
-  readonly variant: string
-  readonly server: string
-  readonly date: string
-  /** The commit (and whether src/ had uncommitted changes) the job ran against. */
-  readonly commit?: string | undefined
-  /** How the server ran (see `ServerLoader`); absent in results from before servers were built. */
-  readonly loader?: ServerLoader | undefined
-  readonly result?: ScenarioResult | undefined
-  readonly error?: string | undefined
-  readonly profile?: string | undefined
-}
-
-interface Meta {
-  readonly date: string
-  readonly node: string
-  readonly cpu: string
-  readonly cores: number
-  readonly memoryGiB: number
-  readonly os: string
-  readonly commit: string
-  readonly versions: Record<string, string>
-  readonly pinned: boolean
-}
-
-interface Store {
-  meta: Meta
-  jobs: Array<JobResult>
-}
-
 const versionOf = (pkg: string): string => {
   try {
     return (JSON.parse(readFileSync(join(root, "node_modules", pkg, "package.json"), "utf8")) as { version: string })
@@ -310,20 +325,6 @@ const versionOf = (pkg: string): string => {
     return "?"
   }
 }
-
-const loaderText = (store: Store): string => {
-  const loaders = new Set(store.jobs.map((j) => j.loader ?? "tsx"))
-  if (loaders.size > 1) {
-    return "**Rows were measured with servers run differently (built and through tsx): compare with care.**"
-  }
-  return loaders.has("build")
-    ? "Every server, effect-sse's sources included, is compiled by esbuild into one JavaScript file and run by plain " +
-      "Node (`--loader build`, the default): as a deployed server runs. Through tsx (`--loader tsx`), every closure " +
-      "created pays for tsx keeping function names and every error stack is mapped through source maps, which weighs " +
-      "on the Effect-based servers far more than on the others."
-    : "Every server ran through tsx (`--loader tsx`)."
-}
-
 const metaNow = (): Meta => {
   let commit = "unknown"
   try {
@@ -341,6 +342,7 @@ const metaNow = (): Meta => {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     os: `${process.platform} ${release()}`,
     commit,
+    before: { version: before.version, commit: before.commit },
     versions: Object.fromEntries(
       ["effect", "@effect/platform", "@effect/platform-node", "better-sse", "hono", "@hono/node-server", "tsx"].map((
         p
@@ -350,494 +352,114 @@ const metaNow = (): Meta => {
   }
 }
 
-const median = (xs: ReadonlyArray<number>): number => {
-  if (xs.length === 0) return NaN
-  const s = [...xs].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
+// -----------------------------------------------------------------------------
+// a quiet machine
+// -----------------------------------------------------------------------------
+
+/** One process of /proc: its parent, its CPU time (user + system, in jiffies) and its nice value. */
+interface Proc {
+  readonly ppid: number
+  readonly ticks: number
+  readonly nice: number
 }
 
-const finishedReps = (r: ScenarioResult | undefined): Array<RepResult> => r?.reps.filter((x) => x.finished) ?? []
+/** Every process now, by pid. */
+const processes = (): Map<number, Proc> => {
+  const out = new Map<number, Proc>()
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8")
+      // fields from 3 (state) on, after the parenthesised command name: ppid 4, utime 14, stime 15, nice 19
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      out.set(Number(name), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), nice: Number(f[16]) })
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out
+}
 
-/** The median of a figure over the repetitions, if every repetition finished. */
-const medianOf = (r: ScenarioResult | undefined, f: (rep: RepResult) => number): number | undefined => {
-  if (
-    r === undefined || r.error !== undefined || r.reps.length === 0 ||
-    r.reps.some((x) => !x.finished || x.reason !== undefined)
-  ) {
+/** This harness and its descendants (the servers, the generators). */
+const ownTree = (procs: Map<number, Proc>, into: Set<number>): Set<number> => {
+  into.add(process.pid)
+  for (let grew = true; grew;) {
+    grew = false
+    for (const [pid, p] of procs) {
+      if (!into.has(pid) && into.has(p.ppid)) {
+        into.add(pid)
+        grew = true
+      }
+    }
+  }
+  return into
+}
+
+/**
+ * Processes at nice 10 or more (other work's tests, run with `nice -n 19`) give way to ours and are left out;
+ * so are kernel threads, which do our own network work, and this harness's processes.
+ */
+const niceIgnored = 10
+
+/**
+ * CPU that other processes used between two samples, in jiffies (a process started meanwhile counts whole):
+ * un-niced ones, or (`niced`) those at nice 10 or more.
+ */
+const othersTicks = (a: Map<number, Proc>, b: Map<number, Proc>, niced = false): number => {
+  const ours = ownTree(b, ownTree(a, new Set()))
+  let sum = 0
+  for (const [pid, p] of b) {
+    if (ours.has(pid) || (p.nice >= niceIgnored) !== niced || pid === 2 || p.ppid === 2) continue
+    sum += Math.max(0, p.ticks - (a.get(pid)?.ticks ?? 0))
+  }
+  return sum
+}
+
+/** The jiffies per second of /proc (USER_HZ), 100 on Linux. */
+const userHz = 100
+
+/** How much CPU other un-niced processes used over `ms`, in % of one core. */
+const othersBusy = async (ms: number): Promise<number> => {
+  const a = processes()
+  const t0 = performance.now()
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  const b = processes()
+  return (othersTicks(a, b) / userHz / ((performance.now() - t0) / 1000)) * 100
+}
+
+/** Other processes busier than this (% of one core) mean someone else is measuring or building. */
+const quietBusyPercent = 25
+
+/** The busiest processes now (the second of two `top` samples, a second apart). */
+const topProcesses = (): string | undefined => {
+  try {
+    const out = execFileSync("top", ["-bn2", "-d1", "-w", "160"], { encoding: "utf8" })
+    const last = out.slice(out.lastIndexOf("  PID "))
+    return last.split("\n").slice(0, 6).join("\n")
+  } catch {
     return undefined
   }
-  return median(r.reps.map(f))
 }
 
-// -----------------------------------------------------------------------------
-// the report
-// -----------------------------------------------------------------------------
-
-const BEGIN = "<!-- BEGIN generated by bench/run.ts: edit the Reading section instead -->"
-const END = "<!-- END generated by bench/run.ts -->"
-
-const fmt = (n: number | undefined, digits = 0): string =>
-  n === undefined || !Number.isFinite(n)
-    ? "—"
-    : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
-const mib = (bytes: number | undefined, digits = 1) => (bytes === undefined ? "—" : fmt(bytes / 2 ** 20, digits))
-const kib = (bytes: number | undefined, digits = 1) => (bytes === undefined ? "—" : fmt(bytes / 1024, digits))
-const ratio = (x: number | undefined, base: number | undefined) =>
-  x === undefined || base === undefined || base === 0 ? "—" : `${(x / base).toFixed(2)}×`
-
-const find = (store: Store, scenario: Scenario, variant: string, server: string) =>
-  store.jobs.find((j) => j.scenario === scenario && j.variant === variant && j.server === server)
-
-/** What went wrong with a job, in a few words, or "ok". */
-const status = (job: JobResult | undefined): string => {
-  if (job === undefined) return "not run"
-  if (job.error !== undefined) return job.error
-  const r = job.result!
-  if (r.error !== undefined) return r.error
-  const bad = r.reps.find((x) => !x.finished || x.reason !== undefined)
-  if (bad !== undefined) return bad.reason ?? "did not finish"
-  return "ok"
-}
-
-const checkCell = (job: JobResult | undefined): string => {
-  const s = status(job)
-  if (s !== "ok") return s
-  const reps = job!.result!.reps
-  const clients = reps.reduce((n, r) => n + r.check.clients, 0)
-  const complete = reps.reduce((n, r) => n + r.check.complete, 0)
-  return complete === clients ? "every event once, in order" : `${clients - complete} clients incomplete`
-}
-
-const cpuCell = (job: JobResult | undefined) => {
-  const reps = finishedReps(job?.result)
-  if (reps.length === 0) return "—"
-  return `${fmt(median(reps.map((r) => r.serverCpu)))}% / ${fmt(median(reps.map((r) => r.generatorCpu)))}%`
-}
-
-const serversIn = (store: Store, scenario: Scenario): Array<string> => {
-  const present = [...new Set(store.jobs.filter((j) => j.scenario === scenario).map((j) => j.server))]
-  const rank = (s: string) => {
-    const i = allServers.indexOf(serverFile(s) as typeof allServers[number])
-    return (i < 0 ? allServers.length : i) * 2 + (s.includes("+") ? 1 : 0)
+/**
+ * Before each job (no server or generator of ours running): waits while another process keeps a core busy,
+ * polling every 30 s for at most 20 minutes, and says so. The job then runs either way; its result notes the wait.
+ */
+const waitForQuiet = async (): Promise<Quiet> => {
+  const started = performance.now()
+  let busy = await othersBusy(2000)
+  // What the last job left behind (sockets closing, a process exiting) settles within a few seconds.
+  if (busy > quietBusyPercent) busy = await othersBusy(3000)
+  const firstLook = performance.now()
+  let others: string | undefined
+  while (busy > quietBusyPercent && performance.now() - started < 20 * 60_000) {
+    others = topProcesses()
+    console.log(`  the machine is busy (others at ${busy.toFixed(0)} % of a core); waiting 30 s:\n${others ?? ""}`)
+    await new Promise((resolve) => setTimeout(resolve, 30_000))
+    busy = await othersBusy(2000)
   }
-  return present.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
-}
-
-const variantsIn = (store: Store, scenario: Scenario): Array<string> =>
-  [...new Set(store.jobs.filter((j) => j.scenario === scenario).map((j) => j.variant))].sort((a, b) =>
-    Number(a) - Number(b)
-  )
-
-const repsCell = (r: ScenarioResult | undefined, f: (rep: RepResult) => number) =>
-  r === undefined || r.reps.length === 0
-    ? "—"
-    : r.reps.map((x) => (x.finished && x.reason === undefined ? fmt(f(x)) : `failed (${fmt(f(x))})`)).join(", ")
-
-const fanoutTable = (store: Store): Array<string> => {
-  const out: Array<string> = []
-  for (const variant of variantsIn(store, "fanout")) {
-    const any = store.jobs.find((j) => j.scenario === "fanout" && j.variant === variant)?.result?.config
-    out.push(
-      `### ${variant} clients, ${fmt(any?.events)} events of ${any?.size} B, as fast as possible`,
-      "",
-      "| server | deliveries/s (median) | × node | runs | server / generator CPU | check |",
-      "| --- | ---: | ---: | --- | ---: | --- |"
-    )
-    const base = medianOf(find(store, "fanout", variant, "node")?.result, (r) => r.deliveriesPerSec)
-    for (const server of serversIn(store, "fanout")) {
-      const job = find(store, "fanout", variant, server)
-      if (job === undefined) continue
-      const value = medianOf(job.result, (r) => r.deliveriesPerSec)
-      out.push(
-        `| ${server} | ${fmt(value)} | ${ratio(value, base)} | ${repsCell(job.result, (r) => r.deliveriesPerSec)} | ${
-          cpuCell(job)
-        } | ${checkCell(job)} |`
-      )
-    }
-    out.push("")
-  }
-  return out
-}
-
-/** The latency figures of the run whose p99 is the median (each run's percentiles belong together). */
-const medianLatency = (r: ScenarioResult | undefined) => {
-  const runs = finishedReps(r).filter((x) => x.latency !== undefined)
-    .sort((a, b) => a.latency!.p99 - b.latency!.p99)
-  return runs.length === 0 ? undefined : runs[Math.floor((runs.length - 1) / 2)].latency
-}
-
-const latencyTable = (store: Store): Array<string> => {
-  const any = store.jobs.find((j) => j.scenario === "latency")?.result?.config
-  const out = [
-    `${fmt(any?.clients)} clients, ${any?.rate} events/s of ${any?.size} B; ${
-      fmt((any?.events ?? 0) - (any?.warmup ?? 0))
-    } events measured after ${any?.warmup} warm-up events, from the publish timestamp to the generator's read; ${
-      any?.reps ?? 1
-    } runs, the figures of the run with the median p99.`,
-    "",
-    "| server | p50 ms | p90 ms | p99 ms | max ms | p99 × node | p99 of each run | server / generator CPU | check |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |"
-  ]
-  const lat = (server: string) => medianLatency(find(store, "latency", "", server)?.result)
-  const base = lat("node")?.p99
-  for (const server of serversIn(store, "latency")) {
-    const job = find(store, "latency", "", server)
-    const l = lat(server)
-    out.push(
-      `| ${server} | ${fmt(l?.p50, 2)} | ${fmt(l?.p90, 2)} | ${fmt(l?.p99, 2)} | ${fmt(l?.max, 1)} | ${
-        ratio(l?.p99, base)
-      } | ${repsCell(job?.result, (r) => r.latency?.p99 ?? NaN)} | ${cpuCell(job)} | ${checkCell(job)} |`
-    )
-  }
-  const clock = store.jobs.find((j) => j.scenario === "latency")?.result?.clock
-  if (clock !== undefined) {
-    out.push(
-      "",
-      `Clocks: the server's clock read ${fmt(clock.offsetUs)} µs from the generator's (best round trip ${
-        fmt(clock.rttUs)
-      } µs), ${clock.applied ? "corrected for" : "within the measurement error, so not corrected"}.`
-    )
-  }
-  out.push("")
-  return out
-}
-
-const idleTable = (store: Store): Array<string> => {
-  const any = store.jobs.find((j) => j.scenario === "idle")?.result?.config
-  const out = [
-    `${
-      fmt(any?.clients)
-    } idle connections; memory after a full GC with them open, minus before they opened, ÷ connections.`,
-    "",
-    "| server | RSS / conn KiB | × node | heap+external / conn KiB | × node | RSS before → with MiB | opened/s | note |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
-  ]
-  const mem = (server: string) => find(store, "idle", "", server)?.result?.memory
-  const base = mem("node")
-  for (const server of serversIn(store, "idle")) {
-    const job = find(store, "idle", "", server)
-    const m = mem(server)
-    out.push(
-      `| ${server} | ${kib(m?.rssPerConnection, 2)} | ${ratio(m?.rssPerConnection, base?.rssPerConnection)} | ${
-        kib(m?.heapPerConnection, 2)
-      } | ${ratio(m?.heapPerConnection, base?.heapPerConnection)} | ${mib(m?.before.rss)} → ${mib(m?.after.rss)} | ${
-        fmt(m?.connectsPerSec)
-      } | ${status(job)} |`
-    )
-  }
-  out.push("")
-  return out
-}
-
-const churnTable = (store: Store): Array<string> => {
-  const any = store.jobs.find((j) => j.scenario === "churn")?.result?.config
-  const out = [
-    `${
-      fmt(any?.cycles)
-    } cycles per run (connect, read the response head, disconnect), ${any?.concurrency} at a time, ${any?.reps} runs; memory after a full GC before the first run and after the last.`,
-    "",
-    "| server | connects/s (median) | × node | runs | clients after | heap+external MiB before → after | RSS MiB before → after | server / generator CPU | note |",
-    "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |"
-  ]
-  const base = medianOf(find(store, "churn", "", "node")?.result, (r) => r.connectsPerSec ?? 0)
-  for (const server of serversIn(store, "churn")) {
-    const job = find(store, "churn", "", server)
-    const r = job?.result
-    const value = medianOf(r, (x) => x.connectsPerSec ?? 0)
-    const m = r?.memory
-    out.push(
-      `| ${server} | ${fmt(value)} | ${ratio(value, base)} | ${repsCell(r, (x) => x.connectsPerSec ?? 0)} | ${
-        fmt(m?.drained?.clients)
-      } | ${mib(m === undefined ? undefined : m.before.heapUsed + m.before.external)} → ${
-        mib(m === undefined ? undefined : m.after.heapUsed + m.after.external)
-      } | ${mib(m?.before.rss)} → ${mib(m?.after.rss)} | ${cpuCell(job)} | ${status(job)} |`
-    )
-  }
-  out.push("")
-  return out
-}
-
-/** What the effect-sse hub's configuration bounds a slow client's memory by (see bench/servers/protocol.ts). */
-const predictedBound = (size: number) => {
-  const bufferSize = 1024
-  const history = 1000
-  // id: <16 digits>\ndata: <size>\n\n
-  const eventBytes = size + "id: 1795517527412001\ndata: \n\n".length
-  return { bufferSize, history, eventBytes, slowClient: bufferSize * eventBytes, historyBytes: history * eventBytes }
-}
-
-/** The median over the runs of the peak RSS of each. */
-const medianPeak = (job: JobResult | undefined) => {
-  const reps = finishedReps(job?.result)
-  return reps.length === 0 ? undefined : median(reps.map((r) => r.peakRss))
-}
-
-/** The median over the runs of the heap+external the server held after GC once the readers were done. */
-const medianHeld = (job: JobResult | undefined) => {
-  const reps = finishedReps(job?.result).filter((r) => r.retained !== undefined)
-  return reps.length === 0 ? undefined : median(reps.map((r) => r.retained!.heapUsed + r.retained!.external))
-}
-
-const slowTable = (store: Store): Array<string> => {
-  const any = store.jobs.find((j) => j.scenario === "slow")?.result?.config
-  const size = any?.size ?? 1024
-  const bound = predictedBound(size)
-  const out = [
-    `${any?.clients} readers and, in the second run, one client that connects and never reads; ${
-      fmt(any?.events)
-    } events of ${size} B as fast as possible, ${any?.reps} runs each. "Dropped": the server closed the stalled ` +
-    "connection (the client, reading at last, found the end of its stream). \"Held after the run\": the server's " +
-    "heap+external after a full GC once the readers got every event, before the stalled client reads (what a " +
-    "stalled client still costs). Peak RSS: median over the runs, sampled from /proc every 25 ms; it moves with GC " +
-    "timing by far more than a 1 MiB bound.",
-    "",
-    `Bound predicted by the effect-sse hub's configuration: bufferSize ${bound.bufferSize} × ${bound.eventBytes} B per event = ${
-      mib(bound.slowClient, 2)
-    } MiB for the stalled client's buffer (plus the history, ${bound.history} events = ${
-      mib(bound.historyBytes, 2)
-    } MiB, present in both runs, and the socket buffers). The plain node server destroys a response holding over 1 MiB.`,
-    "",
-    "| server | readers' deliveries/s without | with | with ÷ without | stalled client dropped | it received | held after the run, MiB without → with | peak RSS MiB without → with | check |",
-    "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |"
-  ]
-  for (const server of serversIn(store, "slow")) {
-    const without = find(store, "slow", "without", server)
-    const withJob = find(store, "slow", "with", server)
-    const a = medianOf(without?.result, (r) => r.deliveriesPerSec)
-    const b = medianOf(withJob?.result, (r) => r.deliveriesPerSec)
-    const stalledReps = finishedReps(withJob?.result).map((r) => r.stalled).filter((s) => s !== undefined)
-    const dropped = stalledReps.length === 0
-      ? "—"
-      : stalledReps.every((s) => s.dropped)
-      ? "yes"
-      : stalledReps.some((s) => s.dropped)
-      ? `${stalledReps.filter((s) => s.dropped).length} of ${stalledReps.length} runs`
-      : "no"
-    const stalledOk = stalledReps.every((s) => s.check.duplicates === 0 && s.check.outOfOrder === 0)
-    const received = stalledReps.length === 0 ? "—" : stalledReps.map((s) => fmt(s.received)).join(", ")
-    const peakA = medianPeak(without)
-    const peakB = medianPeak(withJob)
-    const heldA = medianHeld(without)
-    const heldB = medianHeld(withJob)
-    const check = [checkCell(without), checkCell(withJob)]
-    out.push(
-      `| ${server} | ${fmt(a)} | ${fmt(b)} | ${ratio(b, a)} | ${dropped} | ${received}${
-        stalledOk ? "" : " (out of order!)"
-      } | ${mib(heldA)} → ${mib(heldB)} | ${mib(peakA)} → ${mib(peakB)} | ${
-        check[0] === check[1] ? check[0] : `without: ${check[0]}; with: ${check[1]}`
-      } |`
-    )
-  }
-  out.push("")
-  return out
-}
-
-/** The parser ratios, read from the "Parser throughput" section that bench/parser.ts writes. */
-const parserRatios = (text: string): Array<number> => {
-  const start = text.indexOf("## Parser throughput")
-  if (start < 0) return []
-  const next = text.indexOf("\n## ", start + 1)
-  const section = text.slice(start, next < 0 ? undefined : next)
-  // The first ratio of each table row: SseParser ÷ eventsource-parser on the same bytes.
-  return section.split("\n").filter((line) => line.startsWith("|")).map((line) => /\|\s*([\d.]+)×\s*\|/.exec(line))
-    .filter((m) => m !== null).map((m) => Number(m[1]))
-}
-
-const targetRows = (store: Store, existing: string, subject: string): Array<string> => {
-  const out = [
-    "| target (effect-sse vs plain node:http, same run) | measured | met |",
-    "| --- | --- | --- |"
-  ]
-  const yes = (b: boolean | undefined) => (b === undefined ? "—" : b ? "yes" : "**no**")
-  for (const variant of variantsIn(store, "fanout")) {
-    const v = (server: string) => medianOf(find(store, "fanout", variant, server)?.result, (r) => r.deliveriesPerSec)
-    const e = v(subject)
-    const n = v("node")
-    const peers = ["better-sse", "hono"].map(v)
-    const ahead = e === undefined ? undefined : peers.every((p) => p === undefined || e > p)
-    out.push(
-      `| fan-out at ${variant} clients ≥ 0.9× node and ahead of better-sse and Hono | ${ratio(e, n)} node; better-sse ${
-        ratio(peers[0], e)
-      } and Hono ${ratio(peers[1], e)} of it | ${
-        yes(e === undefined || n === undefined ? undefined : e / n >= 0.9 && ahead === true)
-      } |`
-    )
-  }
-  const lat = (server: string) => medianLatency(find(store, "latency", "", server)?.result)?.p99
-  const le = lat(subject)
-  const ln = lat("node")
-  out.push(
-    `| latency p99 ≤ 1.2× | ${ratio(le, ln)} (${fmt(le, 2)} ms vs ${fmt(ln, 2)} ms) | ${
-      yes(le === undefined || ln === undefined ? undefined : le / ln <= 1.2)
-    } |`
-  )
-  const idle = (server: string) => find(store, "idle", "", server)?.result?.memory
-  const ie = idle(subject)
-  const inode = idle("node")
-  out.push(
-    `| idle memory per connection ≤ 1.5× | RSS ${ratio(ie?.rssPerConnection, inode?.rssPerConnection)}, heap ${
-      ratio(ie?.heapPerConnection, inode?.heapPerConnection)
-    } | ${
-      yes(
-        ie?.rssPerConnection === undefined || inode?.rssPerConnection === undefined
-          ? undefined
-          : ie.rssPerConnection / inode.rssPerConnection <= 1.5 &&
-            ie.heapPerConnection! / inode.heapPerConnection! <= 1.5
-      )
-    } |`
-  )
-  const churn = (server: string) => medianOf(find(store, "churn", "", server)?.result, (r) => r.connectsPerSec ?? 0)
-  const ce = churn(subject)
-  const cn = churn("node")
-  const drained = find(store, "churn", "", subject)?.result?.memory?.drained?.clients
-  out.push(
-    `| connects per second ≥ 0.5× (and clients back to 0) | ${ratio(ce, cn)}; clients after: ${fmt(drained)} | ${
-      yes(ce === undefined || cn === undefined ? undefined : ce / cn >= 0.5 && drained === 0)
-    } |`
-  )
-  const sw = medianOf(find(store, "slow", "without", subject)?.result, (r) => r.deliveriesPerSec)
-  const sWith = find(store, "slow", "with", subject)?.result
-  const sb = medianOf(sWith, (r) => r.deliveriesPerSec)
-  const stalled = finishedReps(sWith).map((r) => r.stalled)
-  const dropped = stalled.length > 0 && stalled.every((s) => s?.dropped === true)
-  const heldA = medianHeld(find(store, "slow", "without", subject))
-  const heldB = medianHeld(find(store, "slow", "with", subject))
-  const bound = predictedBound(sWith?.config.size ?? 1024)
-  const extra = heldA === undefined || heldB === undefined ? undefined : heldB - heldA
-  const within = extra === undefined ? undefined : extra <= bound.slowClient
-  out.push(
-    `| slow client: readers keep ≥ 0.9×, memory within the configured bound, slow client dropped | readers ${
-      ratio(sb, sw)
-    }; held after the run ${extra === undefined ? "—" : `${extra >= 0 ? "+" : ""}${mib(extra, 2)}`} MiB vs bound ${
-      mib(bound.slowClient, 2)
-    } MiB; dropped: ${stalled.length === 0 ? "—" : dropped ? "yes" : "no"} | ${
-      yes(sb === undefined || sw === undefined ? undefined : sb / sw >= 0.9 && within === true && dropped)
-    } |`
-  )
-  const ratios = parserRatios(existing)
-  out.push(
-    `| parser ≥ 1.0× eventsource-parser | ${
-      ratios.length === 0
-        ? "— (see Parser throughput)"
-        : `${Math.min(...ratios).toFixed(2)}× at worst (see Parser throughput)`
-    } | ${yes(ratios.length === 0 ? undefined : Math.min(...ratios) >= 1)} |`
-  )
-  return out
-}
-
-/** The serving paths measured against the targets: a route on Effect's HTTP server, and `serveNode`. */
-const subjects = [
-  { server: "effect-sse", label: "`hub.serve` (Effect's HTTP server)" },
-  { server: "effect-sse-node", label: "`hub.serveNode` (a `node:http` listener)" }
-] as const
-
-const targetsTable = (store: Store, existing: string): Array<string> => {
-  const present = subjects.filter((s) => store.jobs.some((j) => serverFile(j.server) === s.server))
-  const tables = present.map((s) => targetRows(store, existing, s.server))
-  if (tables.length === 0) return targetRows(store, existing, "effect-sse")
-  const cells = (line: string) => line.slice(2, -2).split(" | ")
-  const out = [
-    `| target (vs plain node:http, same run) | ${present.map((s) => `${s.label} | met`).join(" | ")} |`,
-    `| --- | ${present.map(() => "--- | ---").join(" | ")} |`
-  ]
-  for (let i = 2; i < tables[0].length; i++) {
-    const label = cells(tables[0][i])[0]
-    out.push(`| ${label} | ${tables.map((t) => cells(t[i]).slice(1).join(" | ")).join(" | ")} |`)
-  }
-  return out
-}
-
-const generated = (store: Store, existing: string): string => {
-  const m = store.meta
-  const v = m.versions
-  const dates = [...new Set(store.jobs.map((j) => j.date.slice(0, 10)))].sort()
-  const profiles = store.jobs.filter((j) => j.profile !== undefined)
-  const commits = new Map<string, Set<string>>()
-  for (const j of store.jobs) {
-    const c = j.commit ?? m.commit
-    commits.set(c, (commits.get(c) ?? new Set()).add(j.scenario))
-  }
-  const commitText = commits.size <= 1
-    ? `commit ${m.commit}`
-    : "commits " + [...commits].map(([c, scenarios]) => `${c} (${[...scenarios].join(", ")})`).join("; ")
-  return [
-    BEGIN,
-    "",
-    `Regenerated ${m.date.slice(0, 16).replace("T", " ")} UTC by \`npm run bench\` (\`bench/run.ts\`${
-      dates.length > 1 ? `; rows measured on ${dates.join(", ")}` : ""
-    }). Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}. effect ${v.effect}, ` +
-    `@effect/platform ${v["@effect/platform"]}, @effect/platform-node ${v["@effect/platform-node"]}, better-sse ${
-      v["better-sse"]
-    }, hono ${v.hono}, @hono/node-server ${v["@hono/node-server"]}; ${commitText}.`,
-    "",
-    m.pinned
-      ? "Each server runs alone on core 0 and the load generator on core 1 (`taskset`); CPU columns are % of one core " +
-        "(server / generator), from the server's `process.cpuUsage()` and the generator's own. Every client checks " +
-        "that it gets every event exactly once and in order. Throughput figures are the median of the runs listed."
-      : "**taskset was not available: processes were not pinned.**",
-    "",
-    loaderText(store),
-    "",
-    "## Targets",
-    "",
-    ...targetsTable(store, existing),
-    "",
-    "## Fan-out",
-    "",
-    "How the servers publish \"as fast as possible\": node, better-sse and Hono publish one event per turn of the " +
-    "event loop (`await setImmediate()` after each, as if each event came from I/O), so every event is its own " +
-    "write; effect-sse does the same (`hub.publish`, then a `setImmediate` turn). `effect-sse+yield=0` publishes " +
-    "in a tight `Effect.forEach(events, hub.publish)` loop, the way a user would write a burst. Deliveries/s: " +
-    "events received by all clients ÷ time from sending `POST /broadcast` to the last receipt.",
-    "",
-    ...fanoutTable(store),
-    "## Latency",
-    "",
-    ...latencyTable(store),
-    "## Idle memory per connection",
-    "",
-    ...idleTable(store),
-    "## Connection churn",
-    "",
-    ...churnTable(store),
-    "## Slow client",
-    "",
-    ...slowTable(store),
-    ...(profiles.length === 0
-      ? []
-      : ["CPU profiles of this run: " + profiles.map((j) => `\`${j.profile}\``).join(", ") + ".", ""]),
-    END
-  ].join("\n")
-}
-
-const readingStub = [
-  "## Reading",
-  "",
-  "<!-- Written by hand after looking at the numbers; bench/run.ts never rewrites this section. -->",
-  "",
-  "(not written yet)",
-  ""
-].join("\n")
-
-const writeReport = (store: Store) => {
-  const existing = existsSync(reportFile) ? readFileSync(reportFile, "utf8") : ""
-  const block = generated(store, existing)
-  let text: string
-  const begin = existing.indexOf(BEGIN)
-  const end = existing.indexOf(END)
-  if (begin >= 0 && end > begin) {
-    text = existing.slice(0, begin) + block + existing.slice(end + END.length)
-  } else {
-    // First time: the generated block and a Reading section go before the parser section, which stays last
-    // (bench/parser.ts replaces it up to the next heading or the end of the file).
-    const head = existing.length === 0 ? "# Benchmark results\n\n" : ""
-    const parser = existing.indexOf("## Parser throughput")
-    text = parser < 0
-      ? head + existing.replace(/\n*$/, existing.length === 0 ? "" : "\n\n") + block + "\n\n" + readingStub
-      : existing.slice(0, parser) + block + "\n\n" + readingStub + "\n" + existing.slice(parser)
-  }
-  writeFileSync(reportFile, text)
+  const waitedS = Math.round((performance.now() - firstLook) / 1000)
+  return { busiestCore: busy, waitedS, ...(others === undefined ? {} : { others }) }
 }
 
 // -----------------------------------------------------------------------------
@@ -850,6 +472,57 @@ const runParser = async (write: boolean): Promise<void> => {
   if (!(await exited(child, 10 * 60_000))) {
     child.kill("SIGKILL")
     console.error("parser: did not finish in 600 s")
+  }
+}
+
+/** Above this (% of one core, over the whole job), another process disturbed the job. */
+const disturbedPercent = 10
+const maxAttempts = 2
+
+/** Runs one job: waits for a quiet machine, starts the server, runs the generator, stops the server. */
+const runJob = async (job: Job, label: string, options: Options, meta: Meta): Promise<JobResult> => {
+  const date = new Date().toISOString()
+  let server: Running | undefined
+  let profile: string | undefined
+  const quiet = await waitForQuiet()
+  const before = processes()
+  const t0 = performance.now()
+  const common = {
+    scenario: job.scenario,
+    variant: job.variant,
+    server: job.server,
+    date,
+    commit: meta.commit,
+    loader: options.loader,
+    quiet
+  }
+  // What other processes used while the job ran, in % of one core: every core's busy time but ours.
+  const othersPercent = () => {
+    const seconds = (performance.now() - t0) / 1000
+    const after = processes()
+    const percent = (ticks: number) => (seconds <= 0 ? 0 : (ticks / userHz / seconds) * 100)
+    return { others: percent(othersTicks(before, after)), niced: percent(othersTicks(before, after, true)) }
+  }
+  try {
+    server = await startServer(job.server, label, options.cpuProf)
+    const config: LoadConfig = { ...job.load, port: server.port }
+    const result = await runLoadgen(config, job.load.reps * (job.load.limitMs + 90_000) + 120_000)
+    if (result.error !== undefined) console.log(`  error: ${result.error}`)
+    profile = await stopServer(server, job.server, label)
+    server = undefined
+    if (profile !== undefined) console.log(`  profile: ${relative(root, profile)}`)
+    return {
+      ...common,
+      result,
+      profile: profile === undefined ? undefined : relative(root, profile),
+      ...othersPercent()
+    }
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    console.log(`  failed: ${message}`)
+    return { ...common, error: message }
+  } finally {
+    if (server !== undefined) await stopServer(server, job.server, label)
   }
 }
 
@@ -866,50 +539,42 @@ const main = async () => {
   const started = performance.now()
   const meta = metaNow()
   console.log(
-    `${jobs.length} jobs: ${options.scenarios.join(", ")} × ${options.servers.join(", ")}${
-      options.cpuProf ? " (with --cpu-prof)" : ""
-    }${hasTaskset ? "" : " — taskset not found, processes are NOT pinned"}`
+    `${jobs.length} jobs: ${options.scenarios.join(", ")} × ${
+      options.servers?.join(", ") ?? "each scenario's servers"
+    }${options.cpuProf ? " (with --cpu-prof)" : ""}${
+      hasTaskset ? "" : " — taskset not found, processes are NOT pinned"
+    }`
   )
+  // Every server is built before the first job, so that no build runs while a job is measured.
+  await buildServers([...new Set(jobs.map((j) => j.server))])
   const results: Array<JobResult> = []
   for (const job of jobs) {
     const label = `${job.scenario}${job.variant === "" ? "" : `-${job.variant}`}`
     console.log(`\n▶ ${label} — ${job.server}`)
-    const date = new Date().toISOString()
-    let server: Running | undefined
-    let profile: string | undefined
-    try {
-      server = await startServer(job.server, label, options.cpuProf)
-      const config: LoadConfig = { ...job.load, port: server.port }
-      const result = await runLoadgen(config, job.load.reps * (job.load.limitMs + 90_000) + 120_000)
-      if (result.error !== undefined) console.log(`  error: ${result.error}`)
-      profile = await stopServer(server, job.server, label)
-      server = undefined
-      results.push({
-        scenario: job.scenario,
-        variant: job.variant,
-        server: job.server,
-        date,
-        commit: meta.commit,
-        loader: options.loader,
-        result,
-        profile: profile === undefined ? undefined : relative(root, profile)
-      })
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error)
-      console.log(`  failed: ${message}`)
-      results.push({
-        scenario: job.scenario,
-        variant: job.variant,
-        server: job.server,
-        date,
-        commit: meta.commit,
-        loader: options.loader,
-        error: message
-      })
-    } finally {
-      if (server !== undefined) profile = await stopServer(server, job.server, label)
+    // A job that another process disturbed is run again, after the machine is quiet, up to twice; the
+    // disturbed attempts are kept with the result.
+    // After the last attempt, the least disturbed one is the result.
+    const attempts: Array<JobResult> = []
+    for (let attempt = 1;; attempt++) {
+      const run = await runJob(job, label, options, meta)
+      const others = run.others ?? 0
+      console.log(
+        `  other processes: ${others.toFixed(1)} % of a core during the job (niced ones: ${
+          (run.niced ?? 0).toFixed(0)
+        } %)`
+      )
+      attempts.push(run)
+      if (others <= disturbedPercent || attempt === maxAttempts || run.error !== undefined) break
+      console.log(`  disturbed (over ${disturbedPercent} %): running it again`)
     }
-    if (profile !== undefined) console.log(`  profile: ${relative(root, profile)}`)
+    const kept = attempts.reduce((
+      best,
+      a
+    ) => (a.error === undefined && (a.others ?? 0) < (best.others ?? 0) ? a : best))
+    const disturbed = attempts.filter((a) => a !== kept)
+    results.push(disturbed.length === 0 ? kept : { ...kept, disturbedAttempts: disturbed })
+    // Saved after every job, so that a run cut short keeps what it measured.
+    writeFileSync(join(tmpDir, "results-partial.json"), JSON.stringify({ meta, jobs: results }, null, 2))
   }
   if (options.scenarios.includes("parser")) {
     console.log("\n▶ parser")
@@ -922,7 +587,7 @@ const main = async () => {
   const existing = existsSync(reportFile) ? readFileSync(reportFile, "utf8") : ""
   console.log("\n" + generated(runStore, existing).split("\n").slice(2, -1).join("\n"))
   if (options.write && results.length > 0) {
-    const full = options.scenarios.length === allScenarios.length && options.servers.length === allServers.length
+    const full = options.scenarios.length === allScenarios.length && options.servers === undefined
     let store: Store = { meta, jobs: [] }
     if (!full && existsSync(resultsFile)) store = JSON.parse(readFileSync(resultsFile, "utf8")) as Store
     store.meta = meta

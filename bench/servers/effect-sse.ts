@@ -1,105 +1,20 @@
 /**
- * effect-sse: one `SseHub` (encode function `SseEvent.make(data)`, `bufferSize` 1024, history 1000, the
- * default `disconnect` policy and keep-alive) on the in-memory backend, served with `hub.serve()` on `HttpRouter` +
- * `SseNode.layer`, assembled as in `examples/chat.ts`: the library's default path.
+ * effect-sse, the default path: the hub of `hubApp.ts` served with `hub.serve()` on `HttpRouter` + `SseNode.layer`,
+ * as every example and the README assemble it. SSE responses are written by the library straight to their
+ * sockets; a hub client keeps no fiber once it is live.
  *
- * `POST /broadcast` answers 202 at once; a daemon fiber then publishes the way a user would write it:
- * `hub.publish` in an `Effect.forEach` loop (or `hub.publishAll` B at a time with `batch=B`), paced with
- * `Effect.sleep` when a rate is given.
+ * SIGTERM releases the layers through `NodeRuntime.runMain` (the hub ends its clients, the server closes), as a
+ * deployed server stops: the `shutdown` scenario measures it.
  *
  *   PORT=8080 npx tsx bench/servers/effect-sse.ts
  */
-import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
-import { Array as Arr, Config, Context, Duration, Effect, Layer } from "effect"
-import * as SseEvent from "effect-sse/SseEvent"
-import * as SseHub from "effect-sse/SseHub"
-import * as SseHubBackend from "effect-sse/SseHubBackend"
+import { Config, Layer } from "effect"
 import * as SseNode from "effect-sse/SseNode"
 import { createServer } from "node:http"
+import { BenchHubLive, router } from "./hubApp.js"
 import * as Protocol from "./protocol.js"
-
-Protocol.exitOnSignals()
-
-class BenchHub extends Context.Tag("BenchHub")<BenchHub, SseHub.SseHub<string>>() {}
-
-const BenchHubLive = SseHub.layer(BenchHub, {
-  name: "bench",
-  encode: (data: string) => SseEvent.make(data),
-  bufferSize: Protocol.bufferSize,
-  history: { size: Protocol.historySize }
-}).pipe(Layer.provide(SseHubBackend.layerMemory))
-
-const sleepUntil = (due: number) =>
-  Effect.suspend(() => {
-    const wait = due - performance.now()
-    return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
-  })
-
-/** Resumes on the next turn of the event loop, after pending I/O: how events that come from I/O arrive. */
-const nextTurn = Effect.async<void>((resume) => {
-  setImmediate(() => resume(Effect.void))
-})
-
-const publishing = (hub: SseHub.SseHub<string>, params: Protocol.BroadcastParams) => {
-  const { batch, count, rate, size } = params
-  if (rate !== undefined) {
-    const start = performance.now()
-    return Effect.forEach(
-      Arr.range(0, count - 1),
-      (seq) =>
-        Effect.zipRight(hub.publish(Protocol.makeData(seq, size)), sleepUntil(start + ((seq + 1) * 1000) / rate)),
-      { discard: true }
-    )
-  }
-  if (batch === 1 && params.yieldEach) {
-    return Effect.forEach(
-      Arr.range(0, count - 1),
-      (seq) => Effect.zipRight(hub.publish(Protocol.makeData(seq, size)), nextTurn),
-      { discard: true }
-    )
-  }
-  if (batch === 1) {
-    return Effect.forEach(Arr.range(0, count - 1), (seq) => hub.publish(Protocol.makeData(seq, size)), {
-      discard: true
-    })
-  }
-  return Effect.forEach(
-    Arr.chunksOf(Arr.range(0, count - 1), batch),
-    (seqs) => hub.publishAll(seqs.map((seq) => Protocol.makeData(seq, size))),
-    { discard: true }
-  )
-}
-
-const broadcast = Effect.gen(function*() {
-  const request = yield* HttpServerRequest.HttpServerRequest
-  const params = Protocol.parseBroadcast(request.url)
-  if (typeof params === "string") return yield* HttpServerResponse.json({ error: params }, { status: 400 })
-  const hub = yield* BenchHub
-  if (params.count > 0) {
-    yield* publishing(hub, params).pipe(
-      Effect.catchAllCause((cause) => Effect.logError("broadcast failed", cause)),
-      Effect.forkDaemon
-    )
-  }
-  return yield* HttpServerResponse.json(params, { status: 202 })
-})
-
-const stats = Effect.gen(function*() {
-  const hub = yield* BenchHub
-  return yield* HttpServerResponse.json(Protocol.stats(yield* hub.clientCount))
-})
-
-const router = HttpRouter.empty.pipe(
-  HttpRouter.get("/events", Effect.flatMap(BenchHub, (hub) => hub.serve())),
-  HttpRouter.post("/broadcast", broadcast),
-  HttpRouter.get("/stats", stats),
-  HttpRouter.post(
-    "/gc",
-    Effect.suspend(() => HttpServerResponse.json({}, { status: Protocol.collectGarbage() ? 200 : 501 }))
-  ),
-  HttpRouter.get("/time", Effect.suspend(() => HttpServerResponse.json({ now: Protocol.nowMicros() })))
-)
 
 const BenchServer = HttpServer.serve(router).pipe(
   HttpServer.withLogAddress,
