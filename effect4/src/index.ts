@@ -1,0 +1,18 @@
+/**
+ * @since 1.0.0
+ */
+
+/**
+ * @since 1.0.0
+ */
+export * as SseEncoder from "./SseEncoder.js"
+
+/**
+ * @since 1.0.0
+ */
+export * as SseEvent from "./SseEvent.js"
+
+/**
+ * @since 1.0.0
+ */
+export * as SseParser from "./SseParser.js"
