@@ -16,3 +16,8 @@ export * as SseEvent from "./SseEvent.js"
  * @since 1.0.0
  */
 export * as SseParser from "./SseParser.js"
+
+/**
+ * @since 1.0.0
+ */
+export * as SseResponse from "./SseResponse.js"
