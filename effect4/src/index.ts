@@ -15,6 +15,11 @@ export * as SseEvent from "./SseEvent.js"
 /**
  * @since 1.0.0
  */
+export * as SseHub from "./SseHub.js"
+
+/**
+ * @since 1.0.0
+ */
 export * as SseParser from "./SseParser.js"
 
 /**
