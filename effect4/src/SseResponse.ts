@@ -11,7 +11,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
-import type * as Headers from "effect/http/Headers"
+import * as Headers from "effect/http/Headers"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Option from "effect/Option"
@@ -90,12 +90,13 @@ export const makeShutdown: Effect.Effect<Shutdown["Service"]> = Effect.gen(funct
 
 const defaultKeepAlive = Duration.seconds(15)
 
-const headersOf = (extra: Headers.Input | undefined): Record<string, string> => ({
-  ...(extra === undefined ? {} : Object.fromEntries(Object.entries(extra as Record<string, string>))),
-  "content-type": "text/event-stream",
-  "cache-control": "no-cache",
-  "x-accel-buffering": "no"
-})
+// The SSE headers win over extra ones of the same name.
+const headersOf = (extra: Headers.Input | undefined): Headers.Headers =>
+  Headers.setAll(Headers.fromInput(extra), {
+    "content-type": "text/event-stream",
+    "cache-control": "no-cache",
+    "x-accel-buffering": "no"
+  })
 
 const logFailure = <E>(cause: Cause.Cause<E>): Effect.Effect<void> =>
   Cause.hasInterruptsOnly(cause)

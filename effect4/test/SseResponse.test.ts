@@ -23,7 +23,10 @@ const events = Stream.make(SseEvent.make("a"), SseEvent.make("b"))
 describe("SseResponse (Effect 4)", () => {
   it.effect("serves : connected, then the events, with the SSE headers", () =>
     Effect.gen(function*() {
-      const response = yield* SseResponse.stream(events, { keepAlive: false, headers: { "x-extra": "1" } })
+      const response = yield* SseResponse.stream(events, {
+        keepAlive: false,
+        headers: [["x-extra", "1"], ["cache-control", "max-age=60"]]
+      })
       expect(response.status).toBe(200)
       expect(response.headers["cache-control"]).toBe("no-cache")
       expect(response.headers["x-accel-buffering"]).toBe("no")
