@@ -7,6 +7,7 @@
  */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
+import type * as Sse from "effect/encoding/Sse"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import { type Pipeable, Prototype as PipeablePrototype } from "effect/Pipeable"
@@ -242,3 +243,31 @@ export const connected: SseEvent = comment("connected")
  * @category constants
  */
 export const keepAlive: SseEvent = comment("keep-alive")
+
+/**
+ * An event of effect 4's own `effect/encoding/Sse`, checked: its id and type go through the same rules as every
+ * other builder's (that module writes them verbatim), and its default type `message` is left implicit.
+ *
+ * @since 1.0.0
+ * @category interop
+ */
+export const fromSse = (event: Sse.Event): Result.Result<SseEvent, SseEventError> =>
+  checked({
+    data: event.data,
+    type: event.event === "message" ? undefined : event.event,
+    id: event.id,
+    retry: undefined,
+    comment: undefined
+  })
+
+/**
+ * The event as `effect/encoding/Sse`'s, for its `HttpApiSchema.StreamSse` endpoints and its encoder; `None` for a
+ * block that dispatches nothing (a comment, an id-only or retry-only frame), which that module cannot express.
+ *
+ * @since 1.0.0
+ * @category interop
+ */
+export const toSse = (self: SseEvent): Option.Option<Sse.Event> =>
+  self.data === undefined
+    ? Option.none()
+    : Option.some({ _tag: "Event", event: self.type ?? "message", id: self.id, data: self.data })

@@ -2,6 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import * as SseEvent from "effect-sse/SseEvent"
 import * as SseParser from "effect-sse/SseParser"
 import * as Duration from "effect/Duration"
+import * as Sse from "effect/encoding/Sse"
+import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 
@@ -65,5 +67,36 @@ describe("SseEvent (Effect 4)", () => {
         lastEventId: id
       }]))
     }
+  })
+})
+
+describe("SseEvent and effect/encoding/Sse", () => {
+  it("converts from its events with the same checks, and back where it can express the block", () => {
+    const from = SseEvent.fromSse({ _tag: "Event", event: "greeting", id: "1", data: "hi" })
+    expect(wire(from)).toBe("event: greeting\nid: 1\ndata: hi\n\n")
+    expect(wire(SseEvent.fromSse({ _tag: "Event", event: "message", id: undefined, data: "x" }))).toBe("data: x\n\n")
+    expect(wire(SseEvent.fromSse({ _tag: "Event", event: "a\nb", id: undefined, data: "x" }))).toBe(
+      "refused InvalidType"
+    )
+    expect(wire(SseEvent.fromSse({ _tag: "Event", event: "message", id: "1\n", data: "x" }))).toBe("refused InvalidId")
+    expect(SseEvent.toSse(Result.getOrThrow(from))).toEqual(
+      Option.some({ _tag: "Event", event: "greeting", id: "1", data: "hi" })
+    )
+    expect(SseEvent.toSse(SseEvent.make("x"))).toEqual(
+      Option.some({ _tag: "Event", event: "message", id: undefined, data: "x" })
+    )
+    expect(SseEvent.toSse(SseEvent.comment("c"))).toEqual(Option.none())
+  })
+
+  it.prop("toSse then its encoder writes what effect-sse writes, for accepted events", {
+    data: Schema.String,
+    type: Schema.String,
+    id: Schema.String
+  }, ({ data, id, type }) => {
+    const event = SseEvent.fromFields({ data, type: type === "" ? undefined : type, id })
+    if (Result.isFailure(event)) return
+    const theirs = Option.getOrThrow(SseEvent.toSse(event.success))
+    // Same events parsed back: field order differs (theirs writes id first), the dispatched event does not.
+    expect(SseParser.parse(Sse.encoder.write(theirs))).toEqual(SseParser.parse(SseEvent.encodeString(event.success)))
   })
 })
