@@ -13,7 +13,8 @@ export default tseslint.config(
       "coverage/**",
       "docs/**",
       "effect4/node_modules/**",
-      "effect4/dist/**"
+      "effect4/dist/**",
+      "effect4/test/.docs/**"
     ]
   },
   ...tseslint.configs.recommended,
