@@ -242,7 +242,7 @@ export const eventsSchema: <A, I, RS>(
  *
  * `Stopped`, `Failed` and `Closed` are final. Match on it with `State.$match`, test it with `State.$is`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type State = Data.TaggedEnum<{
@@ -263,7 +263,7 @@ export type State = Data.TaggedEnum<{
  * Constructors and matchers for {@link State}: `State.Open({ ... })`, `State.$is("Open")(state)`,
  * `State.$match(state, { ... })`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export const State: Data.TaggedEnum.Constructor<State> = internal.State
@@ -271,7 +271,7 @@ export const State: Data.TaggedEnum.Constructor<State> = internal.State
 /**
  * `EventSource.readyState`'s numbers: {@link CONNECTING}, {@link OPEN}, {@link CLOSED}.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type ReadyState = 0 | 1 | 2
@@ -279,7 +279,7 @@ export type ReadyState = 0 | 1 | 2
 /**
  * `Connecting` and `Reconnecting`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const CONNECTING: 0 = internal.CONNECTING
@@ -287,7 +287,7 @@ export const CONNECTING: 0 = internal.CONNECTING
 /**
  * `Open`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const OPEN: 1 = internal.OPEN
@@ -295,7 +295,7 @@ export const OPEN: 1 = internal.OPEN
 /**
  * `Stopped`, `Failed` and `Closed`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const CLOSED: 2 = internal.CLOSED
@@ -303,7 +303,7 @@ export const CLOSED: 2 = internal.CLOSED
 /**
  * The `readyState` an `EventSource` would have in this state.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category getters
  */
 export const readyStateOf: (state: State) => ReadyState = internal.readyStateOf
@@ -311,7 +311,7 @@ export const readyStateOf: (state: State) => ReadyState = internal.readyStateOf
 /**
  * A client connected to one endpoint, as an `EventSource` is: the events, and where the connection stands.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface Client<A = string> {
@@ -361,7 +361,7 @@ export interface Client<A = string> {
  * }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer))
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const connect: <R = never>(
@@ -373,7 +373,7 @@ export const connect: <R = never>(
  * Like {@link connect}, with each event's data decoded as {@link eventsSchema} does. Data that does not decode
  * fails the client (`Failed`, with the `Decode` error).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const connectSchema: <A, I, RS>(
