@@ -13,7 +13,6 @@ import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
-import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Conn from "../core/connection.js"
@@ -26,6 +25,7 @@ import * as backend from "./backend.js"
 import * as event from "./event.js"
 import * as errors from "./hubErrors.js"
 import { makeToEvent, StreamOutlet } from "./hubMessages.js"
+import { makeTargeting } from "./hubTargeting.js"
 import * as response from "./response.js"
 import * as server from "./sseServer.js"
 
@@ -72,47 +72,6 @@ export const lostEvent = (lastEventId: string): SseEvent.SseEvent =>
   })
 
 const topicsOf = (topics: ReadonlyArray<string> | undefined) => topics === undefined ? undefined : new Set(topics)
-
-/**
- * Targeting: the target of a publish encoded as data for the backend, and the test of a stored target against a
- * client's state, run where the client is connected. A stored target is decoded once per event and process
- * (cached on the entry, which every subscriber of a delivery shares).
- */
-const makeTargeting = <S, T>(hub: string, target: SseHub.Options.Target<S, T> | undefined) => {
-  const encode = target === undefined ? undefined : Schema.encodeEither(target.schema)
-  const decode = target === undefined ? undefined : Schema.decodeUnknownEither(target.schema)
-  const decoded = new WeakMap<object, Option.Option<T>>()
-  const targetOf = (entry: SseHubBackend.Published): Option.Option<T> => {
-    let found = decoded.get(entry)
-    if (found === undefined) {
-      // A target that does not decode here (a process with another schema) reaches nobody rather than everybody.
-      found = decode === undefined ? Option.none() : Option.getRight(decode(entry.target))
-      decoded.set(entry, found)
-    }
-    return found
-  }
-  return {
-    encode: (to: unknown): Either.Either<unknown, errors.PublishRejected> => {
-      if (to === undefined) return Either.right(undefined)
-      if (encode === undefined) {
-        return Either.left(
-          new errors.PublishRejected({ hub, reason: "InvalidTarget", cause: "the hub has no target option" })
-        )
-      }
-      return Either.mapLeft(
-        encode(to as T),
-        (cause) => new errors.PublishRejected({ hub, reason: "InvalidTarget", cause })
-      )
-    },
-    /** Which events a client of this state takes: untargeted ones, and those whose target matches its state. */
-    accepts: (state: S | undefined) => (entry: SseHubBackend.Published): boolean => {
-      if (entry.target === undefined) return true
-      if (state === undefined || target === undefined) return false
-      const to = targetOf(entry)
-      return Option.isSome(to) && target.matches(to.value, state)
-    }
-  }
-}
 
 // -----------------------------------------------------------------------------
 // the hub

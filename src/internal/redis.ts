@@ -1,8 +1,7 @@
 import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
+import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
@@ -16,6 +15,7 @@ import * as backend from "./backend.js"
 import * as event from "./event.js"
 import * as errors from "./hubErrors.js"
 import * as ioredis from "./ioredis.js"
+import { checkUrl, redactUrl } from "./redisUrl.js"
 
 /** @internal */
 export const defaultUrl = "redis://127.0.0.1:6379"
@@ -30,43 +30,6 @@ export const defaultClockTolerance = Duration.seconds(2)
 
 /** How long the reader's `XREAD` blocks waiting for new entries. */
 const blockMillis = 5000
-
-/** A URL with its password hidden, for messages. */
-const redactUrl = (url: string): string => {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password !== "") parsed.password = "***"
-    return parsed.toString()
-  } catch {
-    return "(an invalid URL)"
-  }
-}
-
-/** Checks a Redis URL as ioredis will read it; a `ConfigError` names what is wrong. */
-const checkUrl = (url: string): Either.Either<string, ConfigError.ConfigError> => {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    return Either.left(
-      ConfigError.InvalidData(["REDIS_URL"], `Expected a Redis URL (redis://host:port), got an invalid URL`)
-    )
-  }
-  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    return Either.left(
-      ConfigError.InvalidData(
-        ["REDIS_URL"],
-        `Expected a redis:// or rediss:// URL, got the protocol "${parsed.protocol}"`
-      )
-    )
-  }
-  if (parsed.port !== "" && !(Number(parsed.port) > 0 && Number(parsed.port) < 65536)) {
-    return Either.left(
-      ConfigError.InvalidData(["REDIS_URL"], `Expected a port between 1 and 65535, got "${parsed.port}"`)
-    )
-  }
-  return Either.right(url)
-}
 
 /** Our connection settings: commands fail at once while Redis is unreachable, instead of queueing. */
 const ours = (commandTimeout: number | undefined): Partial<RedisOptions> => ({
