@@ -1,0 +1,212 @@
+/**
+ * SseConnection on Effect 4, end to end: a real effect/http server (`SseNode.layer`, Node 22) on 127.0.0.1, port 0,
+ * read with node's HTTP client. What ends a connection (the handler, `close`, the client leaving, the server
+ * shutting down) closes its scope once, and the response ends cleanly where the server ends it.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as SseConnection from "effect-sse/SseConnection"
+import * as SseEvent from "effect-sse/SseEvent"
+import * as SseNode from "effect-sse/SseNode"
+import * as SseResponse from "effect-sse/SseResponse"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as HttpServer from "effect/http/HttpServer"
+import type * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/testing/TestClock"
+import * as Http from "node:http"
+
+interface Received {
+  readonly status: number | undefined
+  readonly headers: Http.IncomingHttpHeaders
+  readonly body: string
+  readonly complete: boolean
+}
+
+/** A GET on the server; `until(text)` resolves once the body holds `text`, `done` at the end of the response. */
+const get = (port: number, options?: { readonly path?: string; readonly headers?: Http.OutgoingHttpHeaders }) => {
+  let body = ""
+  const waiting: Array<{ readonly text: string; readonly resolve: () => void }> = []
+  let request: Http.ClientRequest | undefined
+  const done = new Promise<Received>((resolve, reject) => {
+    request = Http.get({ host: "127.0.0.1", port, path: options?.path ?? "/", headers: options?.headers }, (res) => {
+      res.setEncoding("utf8")
+      res.on("data", (chunk: string) => {
+        body += chunk
+        for (const w of waiting.filter((w) => body.includes(w.text))) {
+          waiting.splice(waiting.indexOf(w), 1)
+          w.resolve()
+        }
+      })
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body, complete: res.complete }))
+      res.on("error", reject)
+      res.on("aborted", () => reject(new Error(`aborted after ${JSON.stringify(body)}`)))
+    })
+    request.on("error", reject)
+  })
+  const until = (text: string) =>
+    Effect.promise(() => body.includes(text) ? Promise.resolve() : new Promise<void>((resolve) => waiting.push({ text, resolve })))
+  // A test that leaves does not wait for the end: its rejection is expected.
+  done.catch(() => {})
+  return { done: Effect.promise(() => done), until, leave: Effect.sync(() => request?.destroy()) }
+}
+
+/** Serves `app` with SseNode.layer in a scope of its own; `stop` shuts the server down. */
+const serve = (app: Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest>) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const server = SseNode.layer(() => Http.createServer(), { port: 0, host: "127.0.0.1" })
+    const context = yield* Layer.buildWithScope(HttpServer.serve(app).pipe(Layer.provideMerge(server)), scope)
+    const address = Context.get(context, HttpServer.HttpServer).address
+    if (address._tag === "UnixPathAddress") return yield* Effect.die("not a TCP address")
+    return { port: address.port, stop: Scope.close(scope, Exit.void) }
+  })
+
+describe("SseConnection (Effect 4)", () => {
+  it.live("sends the SSE headers and `: connected` at once, the events, and ends when the handler is done", () =>
+    Effect.gen(function*() {
+      const finalized = yield* Deferred.make<void>()
+      const server = yield* serve(SseConnection.upgrade((connection) =>
+        Effect.gen(function*() {
+          yield* Effect.addFinalizer(() => Deferred.succeed(finalized, undefined))
+          yield* connection.send(SseEvent.make("a"))
+          yield* SseConnection.send(connection, SseEvent.make("b"))
+          yield* connection.sendData("c")
+          yield* connection.sendJSON({ n: 1 })
+        })
+      ))
+      const received = yield* get(server.port).done
+      yield* Deferred.await(finalized)
+      expect(received.status).toBe(200)
+      expect([
+        received.headers["content-type"],
+        received.headers["cache-control"],
+        received.headers["x-accel-buffering"]
+      ]).toEqual(["text/event-stream", "no-cache", "no"])
+      expect(received.body).toBe(": connected\n\ndata: a\n\ndata: b\n\ndata: c\n\ndata: {\"n\":1}\n\n")
+      expect(received.complete).toBe(true)
+      yield* server.stop
+    }))
+
+  it.live("has the same headers as SseResponse.stream, extra ones included", () =>
+    Effect.gen(function*() {
+      const options = { headers: { "x-extra": "1", "content-type": "text/plain" }, keepAlive: false } as const
+      const a = yield* serve(SseConnection.upgrade(() => Effect.void, options))
+      const b = yield* serve(SseResponse.stream(Stream.empty, options))
+      const [ra, rb] = [yield* get(a.port).done, yield* get(b.port).done]
+      const pick = (r: Received) =>
+        ["content-type", "cache-control", "x-accel-buffering", "x-extra"].map((name) => r.headers[name])
+      expect(pick(ra)).toEqual(["text/event-stream", "no-cache", "no", "1"])
+      expect(pick(ra)).toEqual(pick(rb))
+      expect(ra.body).toBe(rb.body)
+      yield* a.stop
+      yield* b.stop
+    }))
+
+  it.live("reads Last-Event-ID through the core's codec (UTF-8 bytes), else the lastEventId query parameter", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(SseConnection.upgrade((connection) =>
+        connection.sendData(connection.lastEventId._tag === "Some" ? connection.lastEventId.value : "-")
+      ))
+      const utf8 = Buffer.from("évt-😀", "utf8").toString("latin1")
+      const header = yield* get(server.port, { headers: { "last-event-id": utf8 } }).done
+      const query = yield* get(server.port, { path: "/?lastEventId=q7" }).done
+      const none = yield* get(server.port).done
+      expect([header.body, query.body, none.body]).toEqual([
+        ": connected\n\ndata: évt-😀\n\n",
+        ": connected\n\ndata: q7\n\n",
+        ": connected\n\ndata: -\n\n"
+      ])
+      yield* server.stop
+    }))
+
+  it.live("writes the retry option after `: connected`; an invalid one ends the response after `: connected`", () =>
+    Effect.gen(function*() {
+      const good = yield* serve(SseConnection.upgrade((c) => c.sendData("x"), { retry: "1500 millis" }))
+      const bad = yield* serve(SseConnection.upgrade((c) => c.sendData("x"), { retry: -1 }))
+      expect((yield* get(good.port).done).body).toBe(": connected\n\nretry: 1500\n\ndata: x\n\n")
+      expect((yield* get(bad.port).done).body).toBe(": connected\n\n")
+      yield* good.stop
+      yield* bad.stop
+    }))
+
+  it.live("close: what was sent is delivered, the response ends, the scope closes; later sends fail with Closed", () =>
+    Effect.gen(function*() {
+      const handle = yield* Deferred.make<SseConnection.SseConnection>()
+      const finalized = yield* Deferred.make<void>()
+      const server = yield* serve(SseConnection.upgrade((connection) =>
+        Effect.gen(function*() {
+          yield* Effect.addFinalizer(() => Deferred.succeed(finalized, undefined))
+          yield* Deferred.succeed(handle, connection)
+          yield* connection.sendData("a")
+          yield* SseConnection.close(connection)
+          yield* connection.close
+          return yield* Effect.never
+        })
+      ))
+      const received = yield* get(server.port).done
+      yield* Deferred.await(finalized)
+      expect([received.body, received.complete]).toEqual([": connected\n\ndata: a\n\n", true])
+      const connection = yield* Deferred.await(handle)
+      const error = yield* Effect.flip(connection.sendData("b"))
+      expect([error._tag, error.reason, yield* connection.isOpen]).toEqual(["ConnectionClosed", "Closed", false])
+      yield* connection.done
+      yield* server.stop
+    }))
+
+  it.live("the client leaving closes the connection's scope: the handler is interrupted, done completes", () =>
+    Effect.gen(function*() {
+      const finalized = yield* Deferred.make<void>()
+      const doneSeen = yield* Deferred.make<void>()
+      const server = yield* serve(SseConnection.upgrade((connection) =>
+        Effect.gen(function*() {
+          yield* Effect.addFinalizer(() => Deferred.succeed(finalized, undefined))
+          yield* Effect.forkDetach(Effect.andThen(connection.done, Deferred.succeed(doneSeen, undefined)))
+          yield* connection.sendData("a")
+          return yield* Effect.never
+        })
+      ))
+      const client = get(server.port)
+      yield* client.until("data: a\n\n")
+      yield* client.leave
+      yield* Deferred.await(finalized)
+      yield* Deferred.await(doneSeen)
+      yield* server.stop
+    }))
+
+  it.live("the server shutting down (SseNode) ends an open connection cleanly and closes its scope", () =>
+    Effect.gen(function*() {
+      const finalized = yield* Deferred.make<void>()
+      const server = yield* serve(SseConnection.upgrade((connection) =>
+        Effect.gen(function*() {
+          yield* Effect.addFinalizer(() => Deferred.succeed(finalized, undefined))
+          yield* connection.sendData("a")
+          yield* connection.done
+        })
+      ))
+      const client = get(server.port)
+      yield* client.until("data: a\n\n")
+      yield* server.stop
+      const received = yield* client.done
+      yield* Deferred.await(finalized)
+      expect([received.body, received.complete]).toEqual([": connected\n\ndata: a\n\n", true])
+    }))
+
+  it.effect("writes `: keep-alive` on a quiet connection, on the Effect clock", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(SseConnection.upgrade((connection) => connection.done, { keepAlive: "5 seconds" }))
+      const client = get(server.port)
+      yield* client.until(": connected\n\n")
+      yield* TestClock.adjust("5 seconds")
+      yield* client.until(": keep-alive\n\n")
+      yield* TestClock.adjust("5 seconds")
+      yield* client.until(": keep-alive\n\n: keep-alive\n\n")
+      yield* client.leave
+      yield* server.stop
+    }))
+})
