@@ -144,7 +144,7 @@ export const defaultRetry: Duration.Duration = internal.defaultRetry
  * @category models
  */
 export type State = Data.TaggedEnum<{
-  Connecting: {}
+  Connecting: Record<never, never>
   Open: { readonly status: number; readonly headers: Headers.Headers }
   Reconnecting: {
     readonly cause: SseClientError | undefined
@@ -154,7 +154,7 @@ export type State = Data.TaggedEnum<{
   }
   Stopped: { readonly reason: "NoContent" | "End" }
   Failed: { readonly error: SseClientError }
-  Closed: {}
+  Closed: Record<never, never>
 }>
 
 /**
@@ -180,7 +180,7 @@ export type ReadyState = 0 | 1 | 2
  * @since 1.0.0
  * @category constants
  */
-export const CONNECTING: 0 = 0
+export const CONNECTING = 0 as const
 
 /**
  * `Open`.
@@ -188,7 +188,7 @@ export const CONNECTING: 0 = 0
  * @since 1.0.0
  * @category constants
  */
-export const OPEN: 1 = 1
+export const OPEN = 1 as const
 
 /**
  * `Stopped`, `Failed` and `Closed`.
@@ -196,7 +196,7 @@ export const OPEN: 1 = 1
  * @since 1.0.0
  * @category constants
  */
-export const CLOSED: 2 = 2
+export const CLOSED = 2 as const
 
 /**
  * The `readyState` an `EventSource` would have in this state.

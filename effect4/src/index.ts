@@ -5,6 +5,16 @@
 /**
  * @since 1.0.0
  */
+export * as SseClient from "./SseClient.js"
+
+/**
+ * @since 1.0.0
+ */
+export * as SseConnection from "./SseConnection.js"
+
+/**
+ * @since 1.0.0
+ */
 export * as SseEncoder from "./SseEncoder.js"
 
 /**

@@ -12,9 +12,9 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as HttpServer from "effect/http/HttpServer"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
+import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -50,7 +50,9 @@ const get = (port: number, options?: { readonly path?: string; readonly headers?
     request.on("error", reject)
   })
   const until = (text: string) =>
-    Effect.promise(() => body.includes(text) ? Promise.resolve() : new Promise<void>((resolve) => waiting.push({ text, resolve })))
+    Effect.promise(() =>
+      body.includes(text) ? Promise.resolve() : new Promise<void>((resolve) => waiting.push({ text, resolve }))
+    )
   // A test that leaves does not wait for the end: its rejection is expected.
   done.catch(() => {})
   return { done: Effect.promise(() => done), until, leave: Effect.sync(() => request?.destroy()) }
@@ -110,9 +112,11 @@ describe("SseConnection (Effect 4)", () => {
 
   it.live("reads Last-Event-ID through the core's codec (UTF-8 bytes), else the lastEventId query parameter", () =>
     Effect.gen(function*() {
-      const server = yield* serve(SseConnection.upgrade((connection) =>
-        connection.sendData(connection.lastEventId._tag === "Some" ? connection.lastEventId.value : "-")
-      ))
+      const server = yield* serve(
+        SseConnection.upgrade((connection) =>
+          connection.sendData(connection.lastEventId._tag === "Some" ? connection.lastEventId.value : "-")
+        )
+      )
       const utf8 = Buffer.from("évt-😀", "utf8").toString("latin1")
       const header = yield* get(server.port, { headers: { "last-event-id": utf8 } }).done
       const query = yield* get(server.port, { path: "/?lastEventId=q7" }).done

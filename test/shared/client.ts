@@ -62,12 +62,12 @@ export const scripted = (...handlers: ReadonlyArray<Handler>): Promise<Server> =
   })
 
 /** An event stream made of `body`, then a clean end of the response (unless told to stay open). */
-export const sse = (body: string, options?: { readonly stayOpen?: boolean; readonly contentType?: string }): Handler =>
-(res) => {
-  res.writeHead(200, { "content-type": options?.contentType ?? "text/event-stream" })
-  if (options?.stayOpen === true) res.write(body)
-  else res.end(body)
-}
+export const sse =
+  (body: string, options?: { readonly stayOpen?: boolean; readonly contentType?: string }): Handler => (res) => {
+    res.writeHead(200, { "content-type": options?.contentType ?? "text/event-stream" })
+    if (options?.stayOpen === true) res.write(body)
+    else res.end(body)
+  }
 
 /** An event stream made of `body`, then a broken connection (no end of the response). */
 export const sseThenBreak = (body: string): Handler => (res) => {
@@ -152,8 +152,7 @@ const ended = { _tag: "End" } as const
 const tags = (run: Run): ReadonlyArray<string> => run.states.map((state) => state._tag)
 
 /** The `Reconnecting` states of a run. */
-const reconnections = (run: Run) =>
-  run.states.flatMap((state) => state._tag === "Reconnecting" ? [state] : [])
+const reconnections = (run: Run) => run.states.flatMap((state) => state._tag === "Reconnecting" ? [state] : [])
 
 /** Runs the spec against one line. */
 export const clientSpec = (line: ClientLine, { describe, expect, it }: Harness): void => {
@@ -257,12 +256,16 @@ export const clientSpec = (line: ClientLine, { describe, expect, it }: Harness):
       }))
 
     it("fails on a Content-Type that is not text/event-stream with ContentType, and does not reconnect", () =>
-      against([sse("data: x\n\n", { contentType: "text/plain" }), sse("data: never\n\n")], { retry: 1 }, (run, server) => {
-        expect(run.events).toEqual([])
-        expect(run.end).toEqual({ _tag: "Error", reason: "ContentType", status: 200, contentType: "text/plain" })
-        expect(run.states.at(-1)).toEqual({ _tag: "Failed", reason: "ContentType" })
-        expect(server.requests.length).toEqual(1)
-      }))
+      against(
+        [sse("data: x\n\n", { contentType: "text/plain" }), sse("data: never\n\n")],
+        { retry: 1 },
+        (run, server) => {
+          expect(run.events).toEqual([])
+          expect(run.end).toEqual({ _tag: "Error", reason: "ContentType", status: 200, contentType: "text/plain" })
+          expect(run.states.at(-1)).toEqual({ _tag: "Failed", reason: "ContentType" })
+          expect(server.requests.length).toEqual(1)
+        }
+      ))
 
     it("stops without error on a first 204: no event, no reconnection", () =>
       against([noContent, sse("data: never\n\n")], { retry: 1 }, (run, server) => {

@@ -9,8 +9,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import type * as HttpClientError from "effect/http/HttpClientError"
 import * as HttpClient from "effect/http/HttpClient"
+import type * as HttpClientError from "effect/http/HttpClientError"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Option from "effect/Option"
 import * as Pull from "effect/Pull"
@@ -70,7 +70,10 @@ type Outcome =
  */
 class Backoff<R> {
   private step:
-    | ((now: number, input: SseClient.SseClientError | undefined) => Pull.Pull<[unknown, Duration.Duration], never, unknown, R>)
+    | ((
+      now: number,
+      input: SseClient.SseClientError | undefined
+    ) => Pull.Pull<[unknown, Duration.Duration], never, unknown, R>)
     | undefined = undefined
   constructor(private readonly schedule: Schedule.Schedule<unknown, SseClient.SseClientError | undefined, never, R>) {}
   reset(): void {
@@ -251,7 +254,9 @@ export const events = <R>(
 export const decodeWith = <S extends Schema.Top>(schema: S, input: Input, constructors: Constructors) => {
   const decode = Schema.decodeUnknownEffect(Schema.fromJsonString(schema))
   const url = typeof input === "string" || input instanceof URL ? input.toString() : input.url
-  return (event: SseParser.Event): Effect.Effect<SseClient.Event<S["Type"]>, SseClient.SseClientError, S["DecodingServices"]> =>
+  return (
+    event: SseParser.Event
+  ): Effect.Effect<SseClient.Event<S["Type"]>, SseClient.SseClientError, S["DecodingServices"]> =>
     decode(event.data).pipe(
       Effect.map((data): SseClient.Event<S["Type"]> => ({ ...event, data })),
       Effect.mapError((cause) =>
