@@ -20,6 +20,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/testing/TestClock"
 import * as Http from "node:http"
+import * as Net from "node:net"
 
 interface Received {
   readonly status: number | undefined
@@ -211,6 +212,43 @@ describe("SseConnection (Effect 4)", () => {
       yield* TestClock.adjust("5 seconds")
       yield* client.until(": keep-alive\n\n: keep-alive\n\n")
       yield* client.leave
+      yield* server.stop
+    }))
+
+  it.effect("drops a client that takes nothing within writeTimeout: sends fail with WriteTimeout, the socket is cut", () =>
+    Effect.gen(function*() {
+      const failed = yield* Deferred.make<string>()
+      const finalized = yield* Deferred.make<void>()
+      const big = SseEvent.make("x".repeat(256 * 1024))
+      const server = yield* serve(SseConnection.upgrade((connection) =>
+        Effect.gen(function*() {
+          yield* Effect.addFinalizer(() => Deferred.succeed(finalized, undefined))
+          // Bounded: far more than the socket buffers hold, so that a client that reads nothing stalls it.
+          for (let i = 0; i < 400; i++) {
+            const sent = yield* Effect.result(connection.send(big))
+            if (sent._tag === "Failure") return yield* Deferred.succeed(failed, sent.failure.reason)
+          }
+        }), { keepAlive: false, writeTimeout: "10 seconds", highWaterMark: 1024 }))
+      // A client that never reads its response: the bytes pile up in the socket buffers.
+      const socket = Net.connect(server.port, "127.0.0.1")
+      const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()))
+      socket.on("error", () => {})
+      let tail = ""
+      socket.on("data", (chunk: Buffer) => tail = (tail + chunk.toString("latin1")).slice(-16))
+      socket.pause()
+      socket.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+      // The clock moves a second at a time (bounded), the real event loop running in between, until the rule fires.
+      for (let i = 0; i < 600 && !(yield* Deferred.isDone(failed)); i++) {
+        yield* TestClock.adjust("1 second")
+        yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      }
+      expect(yield* Deferred.await(failed)).toBe("WriteTimeout")
+      yield* Deferred.await(finalized)
+      // Read now: the socket was cut, so the response never got its last chunk (a response that merely ended would).
+      socket.resume()
+      yield* Effect.promise(() => closed)
+      expect(tail.length).toBeGreaterThan(0)
+      expect(tail.endsWith("\r\n0\r\n\r\n")).toBe(false)
       yield* server.stop
     }))
 })
