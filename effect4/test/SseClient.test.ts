@@ -93,6 +93,26 @@ const withServer = <A, E, R>(
 const fast = { retry: Duration.millis(1) }
 
 describe("SseClient (Effect 4)", () => {
+  it.live("connect starts Connecting (readyState CONNECTING) until the server answers, then Open (OPEN)", () => {
+    let answer = () => {}
+    const gate = new Promise<void>((resolve) => answer = resolve)
+    return withServer(
+      scripted((res, seen, index) => void gate.then(() => sse("data: a\n\n", { stayOpen: true })(res, seen, index))),
+      (server) =>
+        Effect.gen(function*() {
+          const client = yield* SseClient.connect(server.origin, fast)
+          expect([(yield* client.state)._tag, yield* client.readyState]).toEqual(["Connecting", SseClient.CONNECTING])
+          answer()
+          const open = yield* client.changes.pipe(Stream.filter((s) => s._tag === "Open"), Stream.runHead)
+          expect(open._tag === "Some" && open.value._tag === "Open" ? open.value.status : undefined).toBe(200)
+          expect(yield* client.readyState).toBe(SseClient.OPEN)
+          expect(SseClient.readyStateOf(SseClient.State.Closed())).toBe(SseClient.CLOSED)
+          yield* client.close
+          expect([(yield* client.state)._tag, yield* client.readyState]).toEqual(["Closed", SseClient.CLOSED])
+        }).pipe(Effect.scoped)
+    ).pipe(Effect.provide(FetchHttpClient.layer), quiet)
+  })
+
   it.live("events: the same reconnections as a Stream, ending on 204", () =>
     withServer(
       scripted(sse("id: 1\ndata: a\n\n"), sse("id: 2\ndata: b\n\n"), noContent),
