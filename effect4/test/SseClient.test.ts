@@ -113,6 +113,13 @@ describe("SseClient (Effect 4)", () => {
     ).pipe(Effect.provide(FetchHttpClient.layer), quiet)
   })
 
+  it.live("a request that cannot be made fails with Request, and is not retried", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Stream.runDrain(SseClient.events("not a url", fast)))
+      expect([error._tag, error.reason, error.url]).toEqual(["SseClientError", "Request", "not a url"])
+      expect(error.message).toContain("could not be made")
+    }).pipe(Effect.provide(FetchHttpClient.layer), quiet))
+
   it.live("events: the same reconnections as a Stream, ending on 204", () =>
     withServer(
       scripted(sse("id: 1\ndata: a\n\n"), sse("id: 2\ndata: b\n\n"), noContent),

@@ -124,16 +124,18 @@ const body = (writer: Writers.QueueWriter): Stream.Stream<Uint8Array> =>
     })
   ))
 
-/** Applies the keep-alive and stall rules once a tick, on the Effect clock, for as long as the writer is open. */
-const ticker = (connection: Conn.Connection): Effect.Effect<void> =>
+/**
+ * Applies the keep-alive and stall rules once a tick, on the Effect clock. It runs until the connection's scope
+ * closes: a closed connection still flushing its bytes is still dropped if its client stalls.
+ */
+const ticker = (connection: Conn.Connection): Effect.Effect<never> =>
   Effect.clockWith((clock) =>
-    Effect.gen(function*() {
-      // Bounded by the connection: it ends when the writer closes, for whatever reason.
-      while (!connection.writer.isClosed()) {
-        yield* Effect.sleep(Duration.millis(Conn.tickMillis))
-        connection.tick(clock.currentTimeMillisUnsafe())
-      }
-    })
+    Effect.forever(
+      Effect.andThen(
+        Effect.sleep(Duration.millis(Conn.tickMillis)),
+        Effect.sync(() => connection.tick(clock.currentTimeMillisUnsafe()))
+      )
+    )
   )
 
 const logFailure = <E>(cause: Cause.Cause<E>): Effect.Effect<void> =>
