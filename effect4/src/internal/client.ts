@@ -291,10 +291,12 @@ export const connect = <A, R, RD>(
     const fiber = yield* run(input, options, constructors, emit, setState).pipe(
       Effect.onExit((exit) => {
         if (Exit.isSuccess(exit)) return Queue.end(queue)
-        const error = Cause.findErrorOption(exit.cause)
         // Interrupted: `close` (or the scope) sets the state.
-        if (Option.isNone(error)) return Effect.void
-        return Effect.andThen(setState(State.Failed({ error: error.value })), Queue.fail(queue, error.value))
+        if (Cause.hasInterruptsOnly(exit.cause)) return Effect.void
+        const error = Cause.findErrorOption(exit.cause)
+        // A defect is no state of the client's, but the events still end with it rather than hang.
+        const failed = Option.isSome(error) ? setState(State.Failed({ error: error.value })) : Effect.void
+        return Effect.andThen(failed, Queue.failCause(queue, exit.cause))
       }),
       Effect.forkScoped
     )
