@@ -1,7 +1,8 @@
 /**
  * SseConnection on Effect 4, end to end: a real effect/http server (`SseNode.layer`, Node 22) on 127.0.0.1, port 0,
- * read with node's HTTP client. What ends a connection (the handler, `close`, the client leaving, the server
- * shutting down) closes its scope once, and the response ends cleanly where the server ends it.
+ * read with node's HTTP client: first the shared connection spec (../test/shared/connection.ts, which the root runs
+ * on Effect 3 too), then this line's own cases. What ends a connection (the handler, `close`, the client leaving,
+ * the server shutting down, a stalled client) closes its scope once.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as SseConnection from "effect-sse/SseConnection"
@@ -21,6 +22,7 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/testing/TestClock"
 import * as Http from "node:http"
 import * as Net from "node:net"
+import { type ConnectionLine, connectionSpec, type Scenario } from "../../test/shared/connection.js"
 
 interface Received {
   readonly status: number | undefined
@@ -70,32 +72,49 @@ const serve = (app: Effect.Effect<HttpServerResponse.HttpServerResponse, never, 
     return { port: address.port, stop: Scope.close(scope, Exit.void) }
   })
 
-describe("SseConnection (Effect 4)", () => {
-  it.live("sends the SSE headers and `: connected` at once, the events, and ends when the handler is done", () =>
+/** The shared connection spec's scenarios, on this line. */
+const scenario = (name: Scenario, finalized: Deferred.Deferred<void>) => {
+  const handler = (connection: SseConnection.SseConnection) =>
     Effect.gen(function*() {
-      const finalized = yield* Deferred.make<void>()
-      const server = yield* serve(SseConnection.upgrade((connection) =>
-        Effect.gen(function*() {
-          yield* Effect.addFinalizer(() => Deferred.succeed(finalized, undefined))
+      yield* Effect.addFinalizer(() => Deferred.succeed(finalized, undefined))
+      switch (name) {
+        case "events":
           yield* connection.send(SseEvent.make("a"))
           yield* SseConnection.send(connection, SseEvent.make("b"))
           yield* connection.sendData("c")
-          yield* connection.sendJSON({ n: 1 })
-        })
-      ))
-      const received = yield* get(server.port).done
-      yield* Deferred.await(finalized)
-      expect(received.status).toBe(200)
-      expect([
-        received.headers["content-type"],
-        received.headers["cache-control"],
-        received.headers["x-accel-buffering"]
-      ]).toEqual(["text/event-stream", "no-cache", "no"])
-      expect(received.body).toBe(": connected\n\ndata: a\n\ndata: b\n\ndata: c\n\ndata: {\"n\":1}\n\n")
-      expect(received.complete).toBe(true)
-      yield* server.stop
-    }))
+          return yield* Effect.orDie(connection.sendJSON({ n: 1 }))
+        case "echoLastEventId":
+          return yield* connection.sendData(connection.lastEventId._tag === "Some" ? connection.lastEventId.value : "-")
+        case "retry":
+          return yield* connection.sendData("x")
+        case "close":
+          yield* connection.sendData("a")
+          yield* connection.close
+          return yield* Effect.never
+        case "stayOpen":
+          yield* connection.sendData("a")
+          return yield* Effect.never
+      }
+    })
+  return SseConnection.upgrade(handler, { keepAlive: false, ...(name === "retry" ? { retry: "1500 millis" } : {}) })
+}
 
+const line: ConnectionLine = {
+  serve: (name) =>
+    Effect.runPromise(Effect.gen(function*() {
+      const finalized = yield* Deferred.make<void>()
+      const server = yield* serve(scenario(name, finalized))
+      return {
+        port: server.port,
+        finalized: Effect.runPromise(Deferred.await(finalized)),
+        stop: () => Effect.runPromise(server.stop)
+      }
+    }))
+}
+
+connectionSpec(line, { describe, expect, it })
+
+describe("SseConnection (Effect 4)", () => {
   it.live("has the same headers as SseResponse.stream, extra ones included", () =>
     Effect.gen(function*() {
       const options = { headers: { "x-extra": "1", "content-type": "text/plain" }, keepAlive: false } as const
@@ -111,32 +130,10 @@ describe("SseConnection (Effect 4)", () => {
       yield* b.stop
     }))
 
-  it.live("reads Last-Event-ID through the core's codec (UTF-8 bytes), else the lastEventId query parameter", () =>
+  it.live("an invalid retry option is logged and ends the response after `: connected`", () =>
     Effect.gen(function*() {
-      const server = yield* serve(
-        SseConnection.upgrade((connection) =>
-          connection.sendData(connection.lastEventId._tag === "Some" ? connection.lastEventId.value : "-")
-        )
-      )
-      const utf8 = Buffer.from("évt-😀", "utf8").toString("latin1")
-      const header = yield* get(server.port, { headers: { "last-event-id": utf8 } }).done
-      const query = yield* get(server.port, { path: "/?lastEventId=q7" }).done
-      const none = yield* get(server.port).done
-      expect([header.body, query.body, none.body]).toEqual([
-        ": connected\n\ndata: évt-😀\n\n",
-        ": connected\n\ndata: q7\n\n",
-        ": connected\n\ndata: -\n\n"
-      ])
-      yield* server.stop
-    }))
-
-  it.live("writes the retry option after `: connected`; an invalid one ends the response after `: connected`", () =>
-    Effect.gen(function*() {
-      const good = yield* serve(SseConnection.upgrade((c) => c.sendData("x"), { retry: "1500 millis" }))
       const bad = yield* serve(SseConnection.upgrade((c) => c.sendData("x"), { retry: -1 }))
-      expect((yield* get(good.port).done).body).toBe(": connected\n\nretry: 1500\n\ndata: x\n\n")
       expect((yield* get(bad.port).done).body).toBe(": connected\n\n")
-      yield* good.stop
       yield* bad.stop
     }))
 
