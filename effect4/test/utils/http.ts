@@ -13,9 +13,13 @@ export interface Received {
 export interface Reading {
   /** Resolves once the body read so far matches `pattern`, with the body so far (rejects if it ends first). */
   readonly until: (pattern: string | RegExp) => Promise<string>
+  /** Resolves with the status and headers once they arrive. */
+  readonly head: Promise<{ readonly status: number | undefined; readonly headers: Http.IncomingHttpHeaders }>
   /** Resolves when the response has ended, rejects if it was cut or could not be made. */
   readonly done: Promise<Received>
   readonly body: () => string
+  /** The body's chunks as they arrived. */
+  readonly chunks: () => ReadonlyArray<string>
   readonly close: () => void
 }
 
@@ -25,13 +29,20 @@ export const get = (
   headers: Record<string, string> = {}
 ): Reading => {
   let body = ""
+  const chunks: Array<string> = []
   const waiters = new Set<() => void>()
   let request: Http.ClientRequest | undefined
+  let onHead: (head: { status: number | undefined; headers: Http.IncomingHttpHeaders }) => void = () => {}
+  const head = new Promise<{ status: number | undefined; headers: Http.IncomingHttpHeaders }>((resolve) =>
+    onHead = resolve
+  )
   const done = new Promise<Received>((resolve, reject) => {
     request = Http.get({ host: "127.0.0.1", port, path, headers }, (res) => {
+      onHead({ status: res.statusCode, headers: res.headers })
       res.setEncoding("utf8")
       res.on("data", (chunk: string) => {
         body += chunk
+        chunks.push(chunk)
         for (const waiter of [...waiters]) waiter()
       })
       res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body, complete: res.complete }))
@@ -61,7 +72,7 @@ export const get = (
       )
     })
   done.catch(() => {})
-  return { until, done, body: () => body, close: () => request?.destroy() }
+  return { head, until, done, body: () => body, chunks: () => chunks, close: () => request?.destroy() }
 }
 
 /** A request with a JSON body; resolves with the status and body. */
