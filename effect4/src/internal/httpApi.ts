@@ -45,13 +45,30 @@ interface Codec {
   readonly failureEvent: (cause: Cause.Cause<unknown>) => Effect.Effect<SseEvent.SseEvent | undefined, never, unknown>
 }
 
-// One codec per declaration and options: the schema parsers are built once, not per event.
+interface Parsers {
+  readonly encodeEvent: (input: unknown) => Effect.Effect<unknown, Schema.SchemaError, unknown>
+  readonly encodeCause: (cause: Cause.Cause<unknown>) => Effect.Effect<string, Schema.SchemaError, unknown>
+}
+
+// The schema parsers of a declaration, built once for all its responses and publishes.
+const parsersCache = new WeakMap<AnyDeclaration, Parsers>()
+const parsersOf = (schema: AnyDeclaration): Parsers => {
+  let parsers = parsersCache.get(schema)
+  if (parsers === undefined) {
+    parsers = {
+      encodeEvent: Schema.encodeUnknownEffect(schema.events),
+      encodeCause: Schema.encodeUnknownEffect(
+        Schema.fromJsonString(Schema.toCodecJson(Schema.Cause(schema.error, Schema.Defect())))
+      )
+    }
+    parsersCache.set(schema, parsers)
+  }
+  return parsers
+}
+
 const codecOf = (source: unknown, options: SseHttpApi.EncodeOptions<unknown> | undefined): Codec => {
   const schema = declared(source)
-  const encodeEvent = Schema.encodeUnknownEffect(schema.events)
-  const encodeCause = Schema.encodeUnknownEffect(
-    Schema.fromJsonString(Schema.toCodecJson(Schema.Cause(schema.error, Schema.Defect())))
-  )
+  const { encodeCause, encodeEvent } = parsersOf(schema)
   const dataMode = schema.sseMode === "data"
   const toEvent = (value: unknown) => {
     const input = dataMode ? { id: options?.id?.(value), event: options?.type ?? "message", data: value } : value
@@ -92,12 +109,11 @@ export const event = (
   Effect.suspend(() => codecOf(source, options).toEvent(value))
 
 /** @internal */
-export const encode = (source: unknown, options?: SseHttpApi.EncodeOptions<unknown>) => {
-  const codec = codecOf(source, options)
-  return <E, R>(
-    self: Stream.Stream<unknown, E, R>
-  ): Stream.Stream<SseEvent.SseEvent, E | SseEvent.SseEventError, unknown> => Stream.mapEffect(self, codec.toEvent)
-}
+export const encode = (source: unknown, options?: SseHttpApi.EncodeOptions<unknown>) =>
+<E, R>(
+  self: Stream.Stream<unknown, E, R>
+): Stream.Stream<SseEvent.SseEvent, E | SseEvent.SseEventError, unknown> =>
+  Stream.suspend(() => Stream.mapEffect(self, codecOf(source, options).toEvent))
 
 // A refusal is no failure the endpoint declares: the client is told of it as a defect, as effect's own encoder does.
 const asDeclared = (cause: Cause.Cause<unknown>): Cause.Cause<unknown> =>
