@@ -43,6 +43,7 @@ class Api extends HttpApi.make("api").add(
     .add(HttpApiEndpoint.get("ticks", "/ticks", { success: Ticks }))
     .add(HttpApiEndpoint.get("injected", "/injected", { success: Ticks }))
     .add(HttpApiEndpoint.get("failing", "/failing", { success: Failing }))
+    .add(HttpApiEndpoint.get("notes", "/notes", { success: Note }))
     .add(HttpApiEndpoint.get("quiet", "/quiet", { success: Ticks }))
     .add(HttpApiEndpoint.get("hub", "/hub", { success: Ticks }))
     .add(HttpApiEndpoint.get("open", "/open", { success: Ticks }))
@@ -71,6 +72,17 @@ const ClockLive = HttpApiBuilder.group(Api, "clock", (handlers) =>
           Ticks,
           Stream.make(tick(1), tick(2, "2\nevent: admin"), tick(3)),
           { id: (value) => value.label === "tick 1" ? "1" : value.label, keepAlive: false }
+        ))
+      // An events StreamSse: the second event's type would inject a `data:` line and dispatch it.
+      .handle("notes", () =>
+        SseHttpApi.stream(
+          Note,
+          Stream.make(
+            { id: "n1", event: "note", data: "first" },
+            { event: "note\ndata: evil\n", data: "second" },
+            { event: "note", data: "third" }
+          ),
+          { keepAlive: false }
         ))
       .handle("failing", () =>
         SseHttpApi.stream(
@@ -173,6 +185,20 @@ describe("SseHttpApi (Effect 4): a StreamSse endpoint served with effect-sse", (
         expect(seen).toEqual([tick(1)])
         expect(Exit.isFailure(exit) && Cause.hasDies(exit.cause)).toBe(true)
       }).pipe(Effect.provide(FetchHttpClient.layer))
+    ))
+
+  it.live("refuses an event type that would inject a line in an events StreamSse: not written, the response ends", () =>
+    withServer((port) =>
+      Effect.gen(function*() {
+        const received = yield* Effect.promise(() => get(port, "/notes").done)
+        expect(received.complete).toBe(true)
+        const [head, failure] = received.body.split("event: effect/http-api/stream/failure\n")
+        expect(head).toBe(": connected\n\nevent: note\nid: n1\ndata: first\n\n")
+        expect(received.body).not.toMatch(/^data: (evil|second|third)$/m)
+        expect(failure).toMatch(
+          /^data: \[\{"_tag":"Die","defect":\{"name":"SseEventError","message":"the \\"event\\" field/
+        )
+      })
     ))
 
   it.live("a failure the endpoint declares reaches effect's HttpApiClient typed, after the values before it", () =>
