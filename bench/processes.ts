@@ -276,7 +276,9 @@ const serverScript = (name: string): Promise<string> => {
           { filter: /^[^./]/ },
           async (args) => {
             if (args.path === "effect-sse" || args.path.startsWith("effect-sse/")) return undefined
-            if (!effect4 || args.path.startsWith("node:") || args.pluginData === "inner") return { external: true }
+            // The inner resolution below: esbuild's own, from effect4/.
+            if (args.pluginData === "inner") return undefined
+            if (!effect4 || args.path.startsWith("node:")) return { external: true }
             const found = await b.resolve(args.path, {
               kind: args.kind,
               resolveDir: effect4Dir,

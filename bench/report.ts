@@ -765,7 +765,10 @@ const targetRows: ReadonlyArray<
 ]
 
 const targetsTable = (store: Store, existing: string): Array<string> => {
-  const paths = servingPaths.filter((p) => store.jobs.some((j) => j.server === p.server))
+  // Only the jobs of the targets' own scenarios (not of the Bun, HTTP/2 and Effect 4 comparisons).
+  const paths = servingPaths.filter((p) =>
+    store.jobs.some((j) => j.server === p.server && loadScenarioOf(j.scenario) === j.scenario)
+  )
   const out = [
     "The first column is the default path: `hub.serve()` on `SseNode.layer`, as in every doc. \"No worse than 0.1's\" compares with the 0.1 server of the same kind in the same run (see Before and after), with " +
     `${tolerance * 100} % allowed for run-to-run noise.`,
@@ -926,7 +929,8 @@ const comparedFanout = (
 ): Array<string> => {
   const out: Array<string> = []
   for (const variant of variantsIn(store, scenario)) {
-    const any = store.jobs.find((j) => j.scenario === scenario && j.variant === variant)?.result?.config
+    const any = store.jobs.find((j) => j.scenario === scenario && j.variant === variant && j.result !== undefined)
+      ?.result?.config
     out.push(
       `### ${variant} clients, ${fmt(any?.events)} events of ${any?.size} B, as fast as possible`,
       "",
@@ -959,7 +963,7 @@ const comparedMemory = (
   columns: ReadonlyArray<{ readonly label: string; readonly of: (server: string) => string | undefined }>,
   describe: (server: string) => string
 ): Array<string> => {
-  const any = store.jobs.find((j) => j.scenario === scenario)?.result?.config
+  const any = store.jobs.find((j) => j.scenario === scenario && j.result !== undefined)?.result?.config
   const out = [
     `${fmt(any?.clients)} idle ${
       loadScenarioOf(scenario) === "stream-idle" ? "streams (`SseResponse.stream(Stream.never)`)" : "hub connections"
@@ -1064,7 +1068,7 @@ const h2Section = (store: Store): Array<string> => {
     ...readingPointer("HTTP/2, many streams per connection")
   ]
   if (fanout) {
-    const any = store.jobs.find((j) => j.scenario === "h2-fanout")?.result?.config
+    const any = store.jobs.find((j) => j.scenario === "h2-fanout" && j.result !== undefined)?.result?.config
     out.push(
       `### Fan-out: ${fmt(any?.events)} events of ${any?.size} B, as fast as possible`,
       "",
@@ -1087,7 +1091,7 @@ const h2Section = (store: Store): Array<string> => {
     out.push("")
   }
   if (latency) {
-    const any = store.jobs.find((j) => j.scenario === "h2-latency")?.result?.config
+    const any = store.jobs.find((j) => j.scenario === "h2-latency" && j.result !== undefined)?.result?.config
     out.push(
       `### Latency: ${any?.rate} events/s of ${any?.size} B`,
       "",
