@@ -33,7 +33,14 @@ export const allServers: ReadonlyArray<string> = [...hubServers, ...streamServer
  * to the same apps on `NodeHttpServer` (Node), and the default path and the plain baseline on each runtime (a
  * `~bun` server is that server's file run by Bun, on Bun's `node:http`).
  */
-export const bunHubServers = ["effect-sse-bun", "effect-sse-platform", "effect-sse~bun", "effect-sse", "node~bun", "node"]
+export const bunHubServers = [
+  "effect-sse-bun",
+  "effect-sse-platform",
+  "effect-sse~bun",
+  "effect-sse",
+  "node~bun",
+  "node"
+]
 export const bunStreamServers = [
   "effect-sse-stream-bun",
   "effect-sse-stream-platform",
@@ -112,8 +119,7 @@ export const loadScenarioOf = (scenario: JobScenario): Scenario => {
 /** Extra rows of the default fan-out: publishing in a tight loop, as well as paced like the others. */
 export const extraFanoutServers = ["effect-sse+yield=0", `effect-sse@${before.version}+yield=0`]
 
-const isStreamServer = (server: string) =>
-  [...streamServers, "effect-sse-stream-bun"].includes(serverFile(server))
+const isStreamServer = (server: string) => [...streamServers, "effect-sse-stream-bun"].includes(serverFile(server))
 
 const isH2Server = (server: string) => serverFile(server).endsWith("-h2")
 

@@ -769,7 +769,10 @@ const targetsTable = (store: Store, existing: string): Array<string> => {
   const paths = servingPaths.filter((p) =>
     store.jobs.some((j) => j.server === p.server && loadScenarioOf(j.scenario) === j.scenario)
   )
+  if (paths.length === 0) return []
   const out = [
+    "## Targets",
+    "",
     "The first column is the default path: `hub.serve()` on `SseNode.layer`, as in every doc. \"No worse than 0.1's\" compares with the 0.1 server of the same kind in the same run (see Before and after), with " +
     `${tolerance * 100} % allowed for run-to-run noise.`,
     "",
@@ -897,7 +900,6 @@ const othersLimit = 10
 /** Points of a core's busy % beyond our own process's CPU that mean another process was at work. */
 const disturbedBy = 20
 
-
 // -----------------------------------------------------------------------------
 // Bun next to Node, HTTP/2, the Effect 4 hub
 // -----------------------------------------------------------------------------
@@ -934,7 +936,9 @@ const comparedFanout = (
     out.push(
       `### ${variant} clients, ${fmt(any?.events)} events of ${any?.size} B, as fast as possible`,
       "",
-      `| server | what | deliveries/s (median) | ${columns.map((c) => c.label).join(" | ")} | runs | server / generator CPU | check |`,
+      `| server | what | deliveries/s (median) | ${
+        columns.map((c) => c.label).join(" | ")
+      } | runs | server / generator CPU | check |`,
       `| --- | --- | ---: | ${columns.map(() => "---:").join(" | ")} | --- | ---: | --- |`
     )
     for (const server of serversIn(store, scenario)) {
@@ -943,7 +947,9 @@ const comparedFanout = (
       const value = deliveriesOf(store, scenario, variant, server)
       const ratios = columns.map((c) => {
         const other = c.of(server)
-        return other === undefined || other === server ? "—" : ratio(value, deliveriesOf(store, scenario, variant, other))
+        return other === undefined || other === server
+          ? "—"
+          : ratio(value, deliveriesOf(store, scenario, variant, other))
       })
       out.push(
         `| ${server} | ${describe(server)} | ${fmt(value)} | ${ratios.join(" | ")} | ${
@@ -1022,7 +1028,9 @@ const bunSection = (store: Store): Array<string> => {
   return [
     "## Bun next to Node",
     "",
-    `The same apps on Bun ${v.bun ?? "?"} (the \`bun\` devDependency) and on Node ${store.meta.node}, in the same run: ` +
+    `The same apps on Bun ${
+      v.bun ?? "?"
+    } (the \`bun\` devDependency) and on Node ${store.meta.node}, in the same run: ` +
     `the hub and \`SseResponse.stream\` on \`@effect/platform-bun\` ${
       v["@effect/platform-bun"] ?? "?"
     }'s \`BunHttpServer\` next to the same apps on \`NodeHttpServer\` ("× the same on Node"); the default ` +
@@ -1095,7 +1103,9 @@ const h2Section = (store: Store): Array<string> => {
     out.push(
       `### Latency: ${any?.rate} events/s of ${any?.size} B`,
       "",
-      `${fmt((any?.events ?? 0) - (any?.warmup ?? 0))} events measured after ${any?.warmup} warm-up events, from the publish timestamp to the generator's read; ${
+      `${
+        fmt((any?.events ?? 0) - (any?.warmup ?? 0))
+      } events measured after ${any?.warmup} warm-up events, from the publish timestamp to the generator's read; ${
         any?.reps ?? 1
       } runs, the figures of the run with the median p99.`,
       "",
@@ -1109,9 +1119,9 @@ const h2Section = (store: Store): Array<string> => {
         if (job === undefined) continue
         const l = medianLatency(job.result)
         out.push(
-          `| ${server} | ${transportOf(variant, job.result?.config.clients)} | ${fmt(l?.p50, 2)} | ${fmt(l?.p90, 2)} | ${
-            fmt(l?.p99, 2)
-          } | ${fmt(l?.max, 1)} | ${variant === "h1" ? "—" : ratio(l?.p99, h1)} | ${
+          `| ${server} | ${transportOf(variant, job.result?.config.clients)} | ${fmt(l?.p50, 2)} | ${
+            fmt(l?.p90, 2)
+          } | ${fmt(l?.p99, 2)} | ${fmt(l?.max, 1)} | ${variant === "h1" ? "—" : ratio(l?.p99, h1)} | ${
             repsCell(job.result, (r) => r.latency?.p99 ?? NaN)
           } | ${cpuCell(job)} | ${checkCell(job)} |`
         )
@@ -1133,7 +1143,10 @@ const effect4What = (server: string): string =>
 
 const effect4Columns = [
   { label: "× plain on its Node", of: runtimeBaselineOf },
-  { label: "× Effect 3 hub on its Node", of: (server: string) => (runtimeOf(server) === "node22" ? "effect-sse~node22" : "effect-sse") }
+  {
+    label: "× Effect 3 hub on its Node",
+    of: (server: string) => (runtimeOf(server) === "node22" ? "effect-sse~node22" : "effect-sse")
+  }
 ]
 
 const effect4Section = (store: Store): Array<string> => {
@@ -1197,8 +1210,6 @@ export const generated = (store: Store, existing: string): string => {
       : "**taskset was not available: processes were not pinned.**",
     "",
     loaderText(store),
-    "",
-    "## Targets",
     "",
     ...targetsTable(store, existing),
     ...(hasBefore ? ["## Before and after", "", ...beforeAfterTable(store)] : []),

@@ -39,7 +39,9 @@ const program = Effect.gen(function*() {
   yield* listening(createServer(handler), Protocol.port())
   // Runs before the servers close: the streams end first, so that `close` completes.
   yield* Effect.addFinalizer(() => Scope.close(sseScope, Exit.void))
-  yield* Effect.log(`effect-sse-h2 listening on ${Protocol.host}:${Protocol.port()} (HTTP/1.1), :${Protocol.h2Port()} (h2c)`)
+  yield* Effect.log(
+    `effect-sse-h2 listening on ${Protocol.host}:${Protocol.port()} (HTTP/1.1), :${Protocol.h2Port()} (h2c)`
+  )
   return yield* Effect.never
 })
 

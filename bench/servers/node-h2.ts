@@ -71,10 +71,15 @@ const handler = (req: Request, res: Response) => {
 }
 
 // HTTP/2 first: the harness starts the clients once `PORT` answers.
-Http2.createServer({ settings: { maxConcurrentStreams: 10_000 } }, handler).listen(Protocol.h2Port(), Protocol.host, () => {
-  createServer(handler).listen(
-    Protocol.port(),
-    Protocol.host,
-    () => console.log(`node-h2 listening on ${Protocol.host}:${Protocol.port()} (HTTP/1.1), :${Protocol.h2Port()} (h2c)`)
-  )
-})
+Http2.createServer({ settings: { maxConcurrentStreams: 10_000 } }, handler).listen(
+  Protocol.h2Port(),
+  Protocol.host,
+  () => {
+    createServer(handler).listen(
+      Protocol.port(),
+      Protocol.host,
+      () =>
+        console.log(`node-h2 listening on ${Protocol.host}:${Protocol.port()} (HTTP/1.1), :${Protocol.h2Port()} (h2c)`)
+    )
+  }
+)
