@@ -911,9 +911,10 @@ const runtimeLabel = (server: string): string => {
 
 /** Where the lead's reading of a section goes: a sub-section of the hand-written Reading, kept across runs. */
 const readingPointer = (title: string): Array<string> => [
+  // The generated heading of the same words comes first in the file: GitHub numbers the second anchor `-1`.
   `Reading: see [Reading › ${title}](#${
     title.toLowerCase().replace(/[^a-z0-9 -]/g, "").replace(/ /g, "-")
-  }) (written by hand from a full run).`,
+  }-1) (written by hand from a full run).`,
   ""
 ]
 
@@ -1073,7 +1074,7 @@ const h2Section = (store: Store): Array<string> => {
     "receive windows (Chromium's), which costs the generator more CPU per byte than the raw HTTP/1.1 sockets: see " +
     "the generator's CPU column.",
     "",
-    ...readingPointer("HTTP/2, many streams per connection")
+    ...readingPointer("HTTP/2: many streams per connection")
   ]
   if (fanout) {
     const any = store.jobs.find((j) => j.scenario === "h2-fanout" && j.result !== undefined)?.result?.config
