@@ -68,6 +68,7 @@ import {
   runLoadgen,
   type Running,
   runtimeBinary,
+  runtimeOf,
   type ServerLoader,
   serverSource,
   startServer,
@@ -143,7 +144,10 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
     }
   }
   const servers = list("servers") ?? list("server")
-  for (const s of servers ?? []) if (serverSource(s) === undefined) throw new Error(`unknown server ${s}`)
+  for (const s of servers ?? []) {
+    if (serverSource(s) === undefined) throw new Error(`unknown server ${s}`)
+    runtimeOf(s)
+  }
   const full = !values.has("scenario") && !values.has("servers") && !values.has("server") &&
     [...values.keys()].every((name) => name === "reps") &&
     !flags.has("quick")
