@@ -12,6 +12,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { Agent, request } from "node:http"
+import * as Http2 from "node:http2"
 import { connect, type Socket } from "node:net"
 import { setTimeout as sleep } from "node:timers/promises"
 import { fileURLToPath } from "node:url"
@@ -57,6 +58,13 @@ export interface LoadConfig {
    * requests: several processes sharing one hub (the Redis scenario), one of which is told to broadcast.
    */
   readonly clientPorts?: ReadonlyArray<number> | undefined
+  /**
+   * HTTP/2: the clients are streams over this many h2c sessions (`node:http2`), opened round robin, to `h2Port`
+   * (a `*-h2` server's `H2_PORT`); `port` still gets the control requests over HTTP/1.1. Omitted: one HTTP/1.1
+   * connection per client.
+   */
+  readonly h2Sessions?: number | undefined
+  readonly h2Port?: number | undefined
 }
 
 export interface Check {
@@ -350,10 +358,14 @@ interface ClientOptions {
   readonly recordId?: boolean | undefined
   /** Read the framing only, not the events (streams whose data is not the bench's `<seq> <time>`). */
   readonly framingOnly?: boolean | undefined
+  /** An HTTP/2 stream on this session instead of a connection of its own. */
+  readonly session?: Http2.ClientHttp2Session | undefined
 }
 
 class SseClient {
-  readonly socket: Socket
+  /** The client's connection (HTTP/1.1), or, over HTTP/2, its stream (`stream`) and no socket of its own. */
+  readonly socket: Socket | undefined
+  readonly stream: Http2.ClientHttp2Stream | undefined
   private state = HEAD
   private head = ""
   private remaining = 0
@@ -392,19 +404,45 @@ class SseClient {
     this.recordId = options.recordId === true
     this.framingOnly = options.framingOnly === true
     const path = options.path ?? "/events"
-    this.socket = connect({ host, port, noDelay: true })
-    this.socket.on(
-      "connect",
-      () => this.socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\n\r\n`)
-    )
-    this.socket.on("data", (chunk: Buffer) => this.feed(chunk))
-    this.socket.on("error", (error) => this.fail(error))
-    this.socket.on("close", () => {
+    const onClose = () => {
       this.closed = true
       this.ended(false)
       this.fail(new Error("closed before the response head"))
       this.settle()
-    })
+    }
+    if (options.session !== undefined) {
+      // HTTP/2: the head is a HEADERS frame, the body the stream's DATA, unframed.
+      this.socket = undefined
+      const stream = options.session.request({ ":method": "GET", ":path": path, accept: "text/event-stream" })
+      this.stream = stream
+      stream.on("response", (headers) => {
+        this.status = Number(headers[":status"])
+        this.state = RAW
+        const onHead = this.onHead
+        this.onHead = undefined
+        if (this.status !== 200) {
+          onHead?.(new Error(`status ${this.status}`))
+          this.close()
+          return
+        }
+        onHead?.()
+      })
+      stream.on("data", (chunk: Buffer) => this.feed(chunk))
+      stream.on("end", () => this.ended(true))
+      stream.on("error", (error) => this.fail(error))
+      stream.on("close", onClose)
+      return
+    }
+    this.stream = undefined
+    const socket = connect({ host, port, noDelay: true })
+    this.socket = socket
+    socket.on(
+      "connect",
+      () => socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\n\r\n`)
+    )
+    socket.on("data", (chunk: Buffer) => this.feed(chunk))
+    socket.on("error", (error) => this.fail(error))
+    socket.on("close", onClose)
   }
 
   private ended(clean: boolean): void {
@@ -431,7 +469,11 @@ class SseClient {
   }
 
   close(): void {
-    this.socket.destroy()
+    if (this.stream !== undefined) {
+      if (!this.stream.closed) this.stream.close(Http2.constants.NGHTTP2_CANCEL)
+    } else {
+      this.socket?.destroy()
+    }
   }
 
   feed(buf: Buffer): void {
@@ -629,23 +671,72 @@ const openClient = (port: number, reading: boolean, limitMs: number, options?: C
     }, options)
   })
 
-/** Opens `count` clients, `concurrency` at a time; fails if one cannot connect or time runs out. */
+/**
+ * The receive windows of the HTTP/2 clients: 6 MiB per stream and 15 MiB per session, as Chromium's, so that
+ * flow control (65 535 bytes by default) does not hold the fan-out back.
+ */
+const h2StreamWindow = 6 * 1024 * 1024
+const h2SessionWindow = 15 * 1024 * 1024
+
+/** Opens `config.h2Sessions` h2c sessions to `config.h2Port`; fails if one cannot connect in time. */
+const openSessions = async (config: LoadConfig, limitMs: number): Promise<Array<Http2.ClientHttp2Session>> => {
+  if (config.h2Port === undefined) throw new Error("h2Sessions needs h2Port (a *-h2 server's H2_PORT)")
+  const port = config.h2Port
+  const sessions: Array<Http2.ClientHttp2Session> = []
+  try {
+    for (let i = 0; i < (config.h2Sessions ?? 1); i++) {
+      sessions.push(
+        await new Promise<Http2.ClientHttp2Session>((resolve, reject) => {
+          const session = Http2.connect(`http://${host}:${port}`, {
+            settings: { enablePush: false, initialWindowSize: h2StreamWindow }
+          })
+          const timer = setTimeout(() => {
+            session.destroy()
+            reject(new Error(`no HTTP/2 session in ${limitMs} ms`))
+          }, limitMs)
+          session.once("error", (error) => {
+            clearTimeout(timer)
+            reject(error)
+          })
+          session.once("connect", () => {
+            clearTimeout(timer)
+            session.setLocalWindowSize(h2SessionWindow)
+            // A session error later shows as its streams closing early.
+            session.on("error", () => {})
+            resolve(session)
+          })
+        })
+      )
+    }
+  } catch (error) {
+    for (const session of sessions) session.destroy()
+    throw error
+  }
+  return sessions
+}
+
+/**
+ * Opens `count` clients, `concurrency` at a time; fails if one cannot connect or time runs out. With `sessions`,
+ * the clients are HTTP/2 streams spread over them round robin.
+ */
 const openClients = async (
   port: number,
   count: number,
   limitMs: number,
   concurrency = 200,
-  options?: ClientOptions
+  options?: ClientOptions & { readonly sessions?: ReadonlyArray<Http2.ClientHttp2Session> | undefined }
 ): Promise<Array<SseClient>> => {
   const clients: Array<SseClient> = []
   const deadline = performance.now() + limitMs
   let next = 0
+  const sessions = options?.sessions ?? []
   const worker = async () => {
     while (next < count) {
-      next++
+      const i = next++
       const left = deadline - performance.now()
       if (left <= 0) throw new Error(`could not open ${count} connections in ${limitMs} ms`)
-      clients.push(await openClient(port, true, left, options))
+      const session = sessions.length === 0 ? undefined : sessions[i % sessions.length]
+      clients.push(await openClient(port, true, left, { ...options, session }))
     }
   }
   try {
@@ -721,13 +812,22 @@ const broadcastRep = async (
   const warmup = config.warmup ?? 0
   const ports = config.clientPorts ?? [config.port]
   const share = (i: number) => Math.floor(config.clients / ports.length) + (i < config.clients % ports.length ? 1 : 0)
-  const clients = (await Promise.all(ports.map((port, i) => openClients(port, share(i), 60_000)))).flat()
+  const h2 = config.h2Sessions === undefined ? undefined : await openSessions(config, 20_000)
+  const clients = h2 === undefined
+    ? (await Promise.all(ports.map((port, i) => openClients(port, share(i), 60_000)))).flat()
+    : await openClients(config.port, config.clients, 60_000, 200, { sessions: h2 }).catch((error) => {
+      for (const session of h2) session.destroy()
+      throw error
+    })
   let stalled: SseClient | undefined
-  const closeEverything = () => closeAll(config, stalled === undefined ? clients : [...clients, stalled])
+  const closeEverything = async () => {
+    await closeAll(config, stalled === undefined ? clients : [...clients, stalled])
+    for (const session of h2 ?? []) session.destroy()
+  }
   try {
     if (config.stalled === true) {
       stalled = await openClient(config.port, false, 10_000)
-      stalled.socket.pause()
+      stalled.socket!.pause()
     }
     for (let i = 0; i < ports.length; i++) {
       const all = share(i) + (stalled !== undefined && ports[i] === config.port ? 1 : 0)
@@ -783,6 +883,7 @@ const broadcastRep = async (
     if (stalled !== undefined) {
       // Read what the stalled client was sent: a dropped one then sees the end of its stream.
       const s = stalled
+      const socket = s.socket!
       const dropped = await new Promise<boolean>((resolve) => {
         let quiet: NodeJS.Timeout | undefined
         const rearm = () => {
@@ -790,17 +891,17 @@ const broadcastRep = async (
           quiet = setTimeout(() => resolve(false), 2000)
         }
         const limit = setTimeout(() => resolve(false), 30_000)
-        s.socket.on("data", rearm)
+        socket.on("data", rearm)
         const ended = () => {
           clearTimeout(limit)
           if (quiet !== undefined) clearTimeout(quiet)
           resolve(true)
         }
-        s.socket.once("end", ended)
-        s.socket.once("close", ended)
+        socket.once("end", ended)
+        socket.once("close", ended)
         if (s.closed) resolve(true)
         rearm()
-        s.socket.resume()
+        socket.resume()
       })
       stalledResult = { dropped, received: s.received, check: checkOf([s], config.events) }
     }

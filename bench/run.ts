@@ -11,11 +11,17 @@
  *   npx tsx bench/run.ts --quick                                      # small sizes, a smoke test
  *
  * Options:
- *   --scenario a,b     fanout, latency, idle, churn, slow, stream-idle, shutdown, stalled-resume, parser (default: all)
+ *   --scenario a,b     fanout, latency, idle, churn, slow, stream-idle, shutdown, stalled-resume, bun-fanout, bun-idle,
+ *                      bun-stream-idle, h2-fanout, h2-latency, effect4-fanout, effect4-idle, parser (default: all);
+ *                      groups: bun (the three bun-*), h2 (both h2-*), effect4 (both effect4-*)
  *   --servers a,b      any of bench/catalog.ts (default: each scenario's own list; a named server runs in every
- *                      chosen scenario it can: the stream servers publish nothing)
- *   --clients N[,N]    clients for fanout (default 100,1000), latency (1000), idle and stream-idle (5000), shutdown
- *                      (4000), stalled-resume (30 stalled); readers for slow (20)
+ *                      chosen scenario it can: the stream servers publish nothing, h2-* only runs *-h2 servers);
+ *                      `<server>~bun` / `<server>~node22` runs a server's file on Bun / on Node 22
+ *   --clients N[,N]    clients for fanout, bun-fanout, effect4-fanout (default 100,1000), latency, h2-fanout and
+ *                      h2-latency (1000), idle, stream-idle, bun-idle, bun-stream-idle, effect4-idle (5000),
+ *                      shutdown (4000), stalled-resume (30 stalled); readers for slow (20)
+ *   --sessions S[,S]   h2-*: the HTTP/2 sessions the clients' streams are spread over, one job each, after the
+ *                      HTTP/1.1 job of the same server (default 1,10)
  *   --events M         events per broadcast (fanout 2000, latency 220 of which 20 warm-up, slow 20000), or in the
  *                      history (stalled-resume 1000)
  *   --size S           event data bytes (fanout/latency 128, slow 1024, stalled-resume 16384)
@@ -25,7 +31,9 @@
  *   --query Q          extra query for POST /broadcast, e.g. batch=100 (effect-sse) or yield=0 (plain JS)
  *   --cpu-prof         run the servers with `node --cpu-prof`; profiles go to bench/tmp/<server>-<job>.cpuprofile
  *   --loader L         build (default): servers compiled with esbuild and run by plain Node; tsx: run through tsx
- *   --quick            small sizes for a quick check (never written to RESULTS.md)
+ *   --quick            small sizes for a quick check (never written to RESULTS.md); implies --no-wait
+ *   --no-wait          do not wait for a quiet machine before each job nor run disturbed jobs again (smoke checks
+ *                      on a busy machine: the figures are not to be trusted)
  *   --write/--no-write update bench/results/latest.json and RESULTS.md (default: only for a full run)
  *   --report           regenerate RESULTS.md from bench/results/latest.json without running anything
  *
@@ -37,18 +45,30 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { cpus, release, totalmem } from "node:os"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
-import { allScenarios, canRun, defaultServersOf, pathOf, type ScenarioName } from "./catalog.js"
-import type { LoadConfig, Scenario } from "./loadgen.js"
+import {
+  allScenarios,
+  canRun,
+  defaultServersOf,
+  type JobScenario,
+  loadScenarioOf,
+  pathOf,
+  scenarioGroups,
+  type ScenarioName
+} from "./catalog.js"
+import type { LoadConfig } from "./loadgen.js"
 import {
   before,
   benchDir,
   buildServers,
+  effect4Dir,
   exited,
   hasTaskset,
   nodeCommand,
   root,
   runLoadgen,
   type Running,
+  runtimeBinary,
+  runtimeOf,
   type ServerLoader,
   serverSource,
   startServer,
@@ -81,6 +101,8 @@ interface Options {
   /** The servers named with --servers; `undefined`: each scenario's own. */
   readonly servers: ReadonlyArray<string> | undefined
   readonly clients: ReadonlyArray<number> | undefined
+  /** h2-*: the HTTP/2 sessions the streams are spread over, one job each. */
+  readonly sessions: ReadonlyArray<number> | undefined
   readonly events: number | undefined
   readonly size: number | undefined
   readonly rate: number | undefined
@@ -90,6 +112,8 @@ interface Options {
   readonly cpuProf: boolean
   readonly loader: ServerLoader
   readonly quick: boolean
+  /** Skip the wait for a quiet machine and the re-run of disturbed jobs (smoke checks on a busy machine). */
+  readonly noWait: boolean
   readonly write: boolean
   readonly report: boolean
 }
@@ -101,7 +125,7 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
     const arg = argv[i]
     if (!arg.startsWith("--")) throw new Error(`unexpected argument ${arg}`)
     const [name, inline] = arg.slice(2).split("=", 2)
-    if (["cpu-prof", "quick", "write", "no-write", "report", "help"].includes(name)) flags.add(name)
+    if (["cpu-prof", "quick", "no-wait", "write", "no-write", "report", "help"].includes(name)) flags.add(name)
     else if (inline !== undefined) values.set(name, inline)
     else if (i + 1 < argv.length) values.set(name, argv[++i])
     else throw new Error(`--${name} needs a value`)
@@ -112,10 +136,18 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
   }
   const list = (name: string) => values.get(name)?.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
   const num = (name: string) => (values.has(name) ? Number(values.get(name)) : undefined)
-  const scenarios = (list("scenario") ?? allScenarios) as Array<ScenarioName>
-  for (const s of scenarios) if (!allScenarios.includes(s)) throw new Error(`unknown scenario ${s}`)
+  const named = (list("scenario") ?? allScenarios).flatMap((s) => scenarioGroups[s] ?? [s]) as Array<ScenarioName>
+  const scenarios = [...new Set(named)]
+  for (const s of scenarios) {
+    if (!allScenarios.includes(s)) {
+      throw new Error(`unknown scenario ${s} (groups: ${Object.keys(scenarioGroups).join(", ")})`)
+    }
+  }
   const servers = list("servers") ?? list("server")
-  for (const s of servers ?? []) if (serverSource(s) === undefined) throw new Error(`unknown server ${s}`)
+  for (const s of servers ?? []) {
+    if (serverSource(s) === undefined) throw new Error(`unknown server ${s}`)
+    runtimeOf(s)
+  }
   const full = !values.has("scenario") && !values.has("servers") && !values.has("server") &&
     [...values.keys()].every((name) => name === "reps") &&
     !flags.has("quick")
@@ -124,6 +156,7 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
     "servers",
     "server",
     "clients",
+    "sessions",
     "events",
     "size",
     "rate",
@@ -139,6 +172,7 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
     scenarios,
     servers,
     clients: list("clients")?.map(Number),
+    sessions: list("sessions")?.map(Number),
     events: num("events"),
     size: num("size"),
     rate: num("rate"),
@@ -148,6 +182,7 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
     cpuProf: flags.has("cpu-prof"),
     loader,
     quick: flags.has("quick"),
+    noWait: flags.has("no-wait") || flags.has("quick"),
     write: flags.has("quick") ? false : flags.has("write") ? true : flags.has("no-write") ? false : full,
     report: flags.has("report")
   }
@@ -158,7 +193,7 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
 // -----------------------------------------------------------------------------
 
 interface Job {
-  readonly scenario: Scenario
+  readonly scenario: JobScenario
   /** Distinguishes jobs of one scenario: `100`, `1000`, `without`, `with`. */
   readonly variant: string
   readonly server: string
@@ -182,14 +217,40 @@ const jobsOf = (options: Options): Array<Job> => {
       const query = [serverQuery(server), options.query].filter((q) => q !== undefined).join("&")
       const extra = query === "" ? {} : { query }
       switch (scenario) {
+        case "h2-fanout":
+        case "h2-latency": {
+          // The same server, its clients as HTTP/1.1 connections, then as streams over each number of sessions.
+          const latency = scenario === "h2-latency"
+          for (const sessions of [undefined, ...(options.sessions ?? [1, 10])]) {
+            jobs.push({
+              scenario,
+              variant: sessions === undefined ? "h1" : `h2x${sessions}`,
+              server,
+              load: {
+                scenario: loadScenarioOf(scenario),
+                clients: options.clients?.[0] ?? (q ? 300 : 1000),
+                events: options.events ?? (latency ? (q ? 60 : 220) : (q ? 500 : 2000)),
+                size: options.size ?? 128,
+                reps: latency && q ? 1 : reps,
+                limitMs: limit(60),
+                ...(latency ? { warmup: 20, rate: options.rate ?? 20 } : {}),
+                ...(sessions === undefined ? {} : { h2Sessions: sessions }),
+                ...extra
+              }
+            })
+          }
+          break
+        }
         case "fanout":
+        case "bun-fanout":
+        case "effect4-fanout":
           for (const clients of options.clients ?? (q ? [100, 300] : [100, 1000])) {
             jobs.push({
               scenario,
               variant: String(clients),
               server,
               load: {
-                scenario,
+                scenario: "fanout",
                 clients,
                 events: options.events ?? (q ? 500 : 2000),
                 size: options.size ?? 128,
@@ -220,21 +281,26 @@ const jobsOf = (options: Options): Array<Job> => {
           break
         case "idle":
         case "stream-idle":
+        case "bun-idle":
+        case "bun-stream-idle":
+        case "effect4-idle": {
+          const load = loadScenarioOf(scenario)
           jobs.push({
             scenario,
             variant: "",
             server,
             load: {
-              scenario,
+              scenario: load,
               clients: options.clients?.[0] ?? (q ? 1000 : 5000),
               events: 0,
               size: 0,
               reps: 1,
               limitMs: limit(60),
-              path: pathOf(scenario, server)
+              path: pathOf(load, server)
             }
           })
           break
+        }
         case "shutdown":
           jobs.push({
             scenario,
@@ -317,10 +383,19 @@ const jobsOf = (options: Options): Array<Job> => {
 // results
 // -----------------------------------------------------------------------------
 
-const versionOf = (pkg: string): string => {
+const versionOf = (pkg: string, modules = join(root, "node_modules")): string => {
   try {
-    return (JSON.parse(readFileSync(join(root, "node_modules", pkg, "package.json"), "utf8")) as { version: string })
+    return (JSON.parse(readFileSync(join(modules, pkg, "package.json"), "utf8")) as { version: string })
       .version
+  } catch {
+    return "?"
+  }
+}
+
+/** `bun --version`, `node --version` of Node 22; "?" when the binary is not installed. */
+const binaryVersion = (runtime: "bun" | "node22"): string => {
+  try {
+    return execFileSync(runtimeBinary(runtime), ["--version"], { encoding: "utf8", timeout: 10_000 }).trim()
   } catch {
     return "?"
   }
@@ -343,11 +418,24 @@ const metaNow = (): Meta => {
     os: `${process.platform} ${release()}`,
     commit,
     before: { version: before.version, commit: before.commit },
-    versions: Object.fromEntries(
-      ["effect", "@effect/platform", "@effect/platform-node", "better-sse", "hono", "@hono/node-server", "tsx"].map((
-        p
-      ) => [p, versionOf(p)])
-    ),
+    versions: {
+      ...Object.fromEntries(
+        [
+          "effect",
+          "@effect/platform",
+          "@effect/platform-node",
+          "@effect/platform-bun",
+          "better-sse",
+          "hono",
+          "@hono/node-server",
+          "tsx"
+        ].map((p) => [p, versionOf(p)])
+      ),
+      "effect@4": versionOf("effect", join(effect4Dir, "node_modules")),
+      "@effect/platform-node@4": versionOf("@effect/platform-node", join(effect4Dir, "node_modules")),
+      bun: binaryVersion("bun"),
+      node22: binaryVersion("node22")
+    },
     pinned: hasTaskset
   }
 }
@@ -484,7 +572,7 @@ const runJob = async (job: Job, label: string, options: Options, meta: Meta): Pr
   const date = new Date().toISOString()
   let server: Running | undefined
   let profile: string | undefined
-  const quiet = await waitForQuiet()
+  const quiet = options.noWait ? { busiestCore: await othersBusy(500), waitedS: 0 } : await waitForQuiet()
   const before = processes()
   const t0 = performance.now()
   const common = {
@@ -505,7 +593,11 @@ const runJob = async (job: Job, label: string, options: Options, meta: Meta): Pr
   }
   try {
     server = await startServer(job.server, label, options.cpuProf)
-    const config: LoadConfig = { ...job.load, port: server.port }
+    const config: LoadConfig = {
+      ...job.load,
+      port: server.port,
+      ...(job.load.h2Sessions === undefined || server.h2Port === undefined ? {} : { h2Port: server.h2Port })
+    }
     const result = await runLoadgen(config, job.load.reps * (job.load.limitMs + 90_000) + 120_000)
     if (result.error !== undefined) console.log(`  error: ${result.error}`)
     profile = await stopServer(server, job.server, label)
@@ -564,7 +656,7 @@ const main = async () => {
         } %)`
       )
       attempts.push(run)
-      if (others <= disturbedPercent || attempt === maxAttempts || run.error !== undefined) break
+      if (others <= disturbedPercent || attempt === maxAttempts || run.error !== undefined || options.noWait) break
       console.log(`  disturbed (over ${disturbedPercent} %): running it again`)
     }
     const kept = attempts.reduce((
@@ -587,7 +679,7 @@ const main = async () => {
   const existing = existsSync(reportFile) ? readFileSync(reportFile, "utf8") : ""
   console.log("\n" + generated(runStore, existing).split("\n").slice(2, -1).join("\n"))
   if (options.write && results.length > 0) {
-    const full = options.scenarios.length === allScenarios.length && options.servers === undefined
+    const full = allScenarios.every((s) => options.scenarios.includes(s)) && options.servers === undefined
     let store: Store = { meta, jobs: [] }
     if (!full && existsSync(resultsFile)) store = JSON.parse(readFileSync(resultsFile, "utf8")) as Store
     store.meta = meta

@@ -89,6 +89,7 @@ describe("the packed Effect 4 line", () => {
         "SseConnection",
         "SseEncoder",
         "SseEvent",
+        "SseHttpApi",
         "SseHub",
         "SseNode",
         "SseParser",

@@ -19,15 +19,20 @@ import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promi
 /** The only address a benchmark server listens on. */
 export const host = "127.0.0.1"
 
-/** The port from `PORT`; the servers refuse to start without one. */
-export const port = (): number => {
-  const value = Number(process.env.PORT)
+const portFrom = (name: string): number => {
+  const value = Number(process.env[name])
   if (!Number.isInteger(value) || value <= 0 || value > 65535) {
-    console.error("PORT must be set to a TCP port")
+    console.error(`${name} must be set to a TCP port`)
     process.exit(2)
   }
   return value
 }
+
+/** The port from `PORT`; the servers refuse to start without one. */
+export const port = (): number => portFrom("PORT")
+
+/** The HTTP/2 (h2c) port of the servers that also serve HTTP/2 (`*-h2`), from `H2_PORT`. */
+export const h2Port = (): number => portFrom("H2_PORT")
 
 /**
  * How many events a subscriber may have waiting before it is dropped: the effect-sse hub's `bufferSize`,
@@ -118,9 +123,13 @@ export const stats = (clients: number): Stats => ({
   uptime: process.uptime()
 })
 
-/** Runs a full GC twice if `--expose-gc` was given; returns whether it could. */
+/**
+ * Runs a full GC twice if `--expose-gc` was given (Node), or with `Bun.gc(true)` on Bun (which has no
+ * `--expose-gc`); returns whether it could.
+ */
 export const collectGarbage = (): boolean => {
-  const gc = (globalThis as { gc?: () => void }).gc
+  const bun = (globalThis as { Bun?: { gc: (force: boolean) => void } }).Bun
+  const gc = (globalThis as { gc?: () => void }).gc ?? (bun === undefined ? undefined : () => bun.gc(true))
   if (gc === undefined) return false
   gc()
   gc()

@@ -25,6 +25,11 @@ export * as SseEvent from "./SseEvent.js"
 /**
  * @since 1.0.0
  */
+export * as SseHttpApi from "./SseHttpApi.js"
+
+/**
+ * @since 1.0.0
+ */
 export * as SseHub from "./SseHub.js"
 
 /**
