@@ -163,6 +163,8 @@ const openLog = (
     let earliestJoin: number | undefined = undefined
     let offset = 0
     let lastPublished: string | undefined = undefined
+    /** Set by `stop`: the reader ends instead of retrying on its closed connection. */
+    let stopped = false
     /** The stream id before every entry Redis added after a subscriber joined at `at` (our clock). */
     const joinedAt = (at: number) => Layout.idAt(at + offset - settings.clockTolerance)
 
@@ -269,7 +271,7 @@ const openLog = (
         )
       ).pipe(
         Effect.tapError((failure) => {
-          if (failing) return Effect.void
+          if (failing || stopped) return Effect.void
           failing = true
           return Effect.logWarning(
             reader.everConnected
@@ -277,11 +279,12 @@ const openLog = (
               : `effect-sse: hub "${name}" cannot reach Redis at ${where} (${failure.message}); retrying`
           )
         }),
-        Effect.retry(settings.reconnect),
+        Effect.retry({ schedule: settings.reconnect, while: () => !stopped }),
         // A schedule that gives up only pauses the retries: the reader starts over, it never stops for good.
         Effect.ignore
       )
-      return Effect.asVoid(Effect.forkScoped(Effect.forever(step)))
+      const loop: Effect.Effect<void> = Effect.suspend(() => stopped ? Effect.void : Effect.andThen(step, loop))
+      return Effect.asVoid(Effect.forkScoped(loop))
     }
 
     // Before stopping, read back what this process itself published (bounded), so that its own subscribers get it.
@@ -306,7 +309,13 @@ const openLog = (
       },
       feed,
       // Stopping drops the reader; what other processes published stays in Redis for resumption.
-      stop: Effect.andThen(caughtUp, Effect.sync(() => reader.redis.disconnect()))
+      stop: Effect.andThen(
+        caughtUp,
+        Effect.sync(() => {
+          stopped = true
+          reader.redis.disconnect()
+        })
+      )
     }
     return log
   })
