@@ -82,7 +82,19 @@ describe("the packed Effect 4 line", () => {
   it("holds the build (ESM and declarations, the shared core compiled in) and no TypeScript sources", () => {
     expect(files.filter((file) => !/^(dist\/.+\.(js|d\.ts|js\.map|d\.ts\.map)|package\.json|README\.md)$/.test(file)))
       .toEqual([])
-    for (const name of ["index", "SseEncoder", "SseEvent", "SseHub", "SseNode", "SseParser", "SseResponse"]) {
+    for (
+      const name of [
+        "index",
+        "SseEncoder",
+        "SseEvent",
+        "SseHub",
+        "SseHubBackend",
+        "SseHubRedis",
+        "SseNode",
+        "SseParser",
+        "SseResponse"
+      ]
+    ) {
       expect(files).toContain(`dist/effect4/src/${name}.js`)
       expect(files).toContain(`dist/effect4/src/${name}.d.ts`)
     }

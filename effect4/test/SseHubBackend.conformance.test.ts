@@ -15,10 +15,13 @@ import { privateRedis } from "./utils/redis.js"
 
 describe("SseHubBackend.layerMemory keeps the rules of a hub backend", () => {
   for (const check of checks) {
-    it.effect(check.name, () =>
-      check.run({ keepsGivenIds: true, window: Duration.seconds(1), advance: TestClock.adjust }).pipe(
-        Effect.provide(SseHubBackend.layerMemory)
-      ))
+    it.effect(
+      check.name,
+      () =>
+        check.run({ keepsGivenIds: true, window: Duration.seconds(1), advance: TestClock.adjust }).pipe(
+          Effect.provide(SseHubBackend.layerMemory)
+        )
+    )
   }
 })
 
