@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { Redis } from "ioredis"
@@ -143,14 +144,25 @@ describe("SseHubRedis (Effect 4)", () => {
       expect(resumed.map((event) => event.id)).toEqual([...ids.slice(1), more])
     }))
 
-  it.live("a publish while Redis is unreachable fails with HubUnavailable (NotPublished)", () =>
+  it.live("while Redis is unreachable a publish fails with HubUnavailable (NotPublished) and the reader says so", () =>
     Effect.gen(function*() {
       // a port nothing listens on: the private server's, once it is gone
       const port = yield* Effect.scoped(Effect.map(privateRedis, (redis) => redis.port))
-      const hub = yield* hubOn(yield* SseHubRedis.make({ url: `redis://127.0.0.1:${port}` }), { name: "down" })
+      const lines: Array<string> = []
+      const capture = Logger.make(({ logLevel, message }) => {
+        lines.push(`${logLevel} ${Array.isArray(message) ? message.join(" ") : String(message)}`)
+      })
+      const hub = yield* hubOn(yield* SseHubRedis.make({ url: `redis://127.0.0.1:${port}` }), { name: "down" }).pipe(
+        Effect.provide(Logger.layer([capture]))
+      )
       const error = yield* Effect.flip(hub.publish(SseEvent.make("a")))
       expect(error).toBeInstanceOf(SseHub.HubUnavailable)
       expect(error).toMatchObject({ _tag: "HubUnavailable", reason: "NotPublished", hub: "down" })
+      expect(error.message).toContain(`ECONNREFUSED 127.0.0.1:${port}`)
+      for (let i = 0; i < 500 && lines.length === 0; i++) yield* Effect.sleep("10 millis")
+      expect(lines[0]).toBe(
+        `Warn effect-sse: hub "down" cannot reach Redis at redis://127.0.0.1:${port} (connect ECONNREFUSED 127.0.0.1:${port}); retrying`
+      )
     }))
 
   it.live("layerConfig reads the URL and prefix from Config; a malformed URL is a ConfigError", () =>

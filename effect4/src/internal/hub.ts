@@ -121,6 +121,12 @@ export const make = (options?: SseHub.Options): Effect.Effect<SseHub.SseHub["Ser
       engine.deliver(batch)
     })
 
+    // A span costs more than an in-memory publish itself: only publishes to other backends (a round trip) get one.
+    const spanOptions = { attributes: { hub: name, backend: backend.kind } } as const
+    const publishSpan = backend.kind === "memory"
+      ? <X, E>(self: Effect.Effect<X, E>) => self
+      : <X, E>(self: Effect.Effect<X, E>) => Effect.withSpan(self, "SseHub.publish", spanOptions)
+
     const publishAll = (
       events: Iterable<SseEvent.SseEvent>,
       publishOptions?: SseHub.PublishOptions
@@ -139,7 +145,7 @@ export const make = (options?: SseHub.Options): Effect.Effect<SseHub.SseHub["Ser
             return accepted.ids
           }
         )
-      })
+      }).pipe(publishSpan)
 
     const publish = (
       event: SseEvent.SseEvent,
@@ -186,7 +192,7 @@ export const make = (options?: SseHub.Options): Effect.Effect<SseHub.SseHub["Ser
             return events
           })
         )
-      }))
+      }).pipe(Effect.withSpan("SseHub.subscribe", spanOptions)))
 
     const shutdown = Effect.suspend(() => {
       if (engine.closed) return Deferred.await(ended)
