@@ -15,6 +15,7 @@ import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { Redis } from "ioredis"
 import * as Layout from "../../src/core/redis.js"
@@ -162,6 +163,40 @@ describe("SseHubRedis (Effect 4)", () => {
       for (let i = 0; i < 500 && lines.length === 0; i++) yield* Effect.sleep("10 millis")
       expect(lines[0]).toBe(
         `Warn effect-sse: hub "down" cannot reach Redis at redis://127.0.0.1:${port} (connect ECONNREFUSED 127.0.0.1:${port}); retrying`
+      )
+    }))
+
+  it.live("after Redis goes away and comes back, publishes work again and the readers continue: nothing is lost", () =>
+    Effect.gen(function*() {
+      const redis = yield* privateRedis
+      const options = { url: redis.url, reconnect: Schedule.spaced("50 millis"), commandTimeout: "1 second" } as const
+      const lines: Array<string> = []
+      const capture = Logger.make(({ logLevel, message }) => {
+        lines.push(`${logLevel} ${Array.isArray(message) ? message.join(" ") : String(message)}`)
+      })
+      const a = yield* hubOn(yield* SseHubRedis.make(options), { name: "outage" })
+      const b = yield* hubOn(yield* SseHubRedis.make(options), { name: "outage" }).pipe(
+        Effect.provide(Logger.layer([capture]))
+      )
+      const onB = yield* subscribed(b)
+      const before = yield* a.publish(SseEvent.make("before"))
+      yield* onB.atLeast(1)
+      yield* redis.kill
+      const failed = yield* Effect.flip(a.publish(SseEvent.make("during")))
+      expect(failed).toBeInstanceOf(SseHub.HubUnavailable)
+      yield* redis.restart
+      // the publisher reconnects on its own: retried, bounded
+      const after = yield* a.publish(SseEvent.make("after")).pipe(
+        Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200 })
+      )
+      expect((yield* onB.atLeast(2)).map((event) => event.id)).toEqual([before, after])
+      expect(dataOf(onB.items)).toEqual(["before", "after"])
+      // b's reader said it lost Redis, then where it continued
+      expect(lines[0]).toMatch(
+        /^Warn effect-sse: hub "outage" lost Redis at redis:\/\/127\.0\.0\.1:\d+ \(.+\); retrying$/
+      )
+      expect(lines).toContain(
+        `Info effect-sse: hub "outage" reconnected to Redis at ${redis.url}; resuming after ${before}`
       )
     }))
 

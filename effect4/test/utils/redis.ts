@@ -5,6 +5,7 @@
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
@@ -19,6 +20,8 @@ export class RedisTestError extends Data.TaggedError("RedisTestError")<{ readonl
 export interface RedisServer {
   readonly port: number
   readonly url: string
+  readonly kill: Effect.Effect<void>
+  readonly restart: Effect.Effect<void, RedisTestError>
 }
 
 /** A port that was free a moment ago (the server is started right away; a clash is retried). */
@@ -62,6 +65,7 @@ const answers = (url: string) =>
     catch: (cause) => new RedisTestError({ message: `no PONG from ${url}: ${String(cause)}` })
   })
 
+/** Starts `redis-server` on `port` and waits until it answers, unless it exits first (port taken): bounded. */
 const startOn = (port: number, dir: string) =>
   Effect.gen(function*() {
     let output = ""
@@ -86,30 +90,50 @@ const startOn = (port: number, dir: string) =>
     child.on("error", (error) => (output += `spawn error: ${error.message}\n`))
     running.add(child)
     child.once("exit", () => running.delete(child))
-    yield* Effect.addFinalizer(() =>
-      Effect.suspend(() => {
-        if (child.exitCode !== null || child.signalCode !== null) return Effect.void
-        child.kill("SIGKILL")
-        return exited(child).pipe(Effect.timeout("5 seconds"), Effect.ignore)
-      })
-    )
     const url = `redis://127.0.0.1:${port}`
-    // Ready once it answers, unless it exits first (port taken, no redis-server): bounded either way.
-    yield* Effect.raceFirst(
-      answers(url).pipe(Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 100 })),
+    const ready = yield* Effect.raceFirst(
+      answers(url).pipe(Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 100 }), Effect.result),
       Effect.andThen(
         exited(child),
-        Effect.suspend(() => Effect.fail(new RedisTestError({ message: `redis-server exited:\n${output}` })))
+        Effect.sync(() => Result.fail(new RedisTestError({ message: `redis-server exited:\n${output}` })))
       )
     )
-    return { port, url }
+    if (Result.isFailure(ready)) {
+      yield* kill(child)
+      return yield* Effect.fail(ready.failure)
+    }
+    return child
   })
 
-/** A private `redis-server` on a free port, for as long as the scope. */
+/** SIGKILLs a process (no shutdown, no save) and waits, bounded, until it is gone. */
+const kill = (child: ChildProcess) =>
+  Effect.suspend(() => {
+    if (child.exitCode !== null || child.signalCode !== null) return Effect.void
+    child.kill("SIGKILL")
+    return exited(child).pipe(Effect.timeout("5 seconds"), Effect.ignore)
+  })
+
+/**
+ * A private `redis-server` on a free port, for as long as the scope: `kill` SIGKILLs it, `restart` starts it again
+ * on the same port (empty: it saves nothing).
+ */
 export const privateRedis: Effect.Effect<RedisServer, RedisTestError, Scope.Scope> = Effect.gen(function*() {
   const dir = yield* Effect.acquireRelease(
     Effect.sync(() => mkdtempSync(join(tmpdir(), "effect-sse-e4-redis-"))),
     (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
   )
-  return yield* Effect.flatMap(freePort, (port) => startOn(port, dir)).pipe(Effect.retry({ times: 3 }))
+  let current: ChildProcess | undefined
+  yield* Effect.addFinalizer(() => current === undefined ? Effect.void : kill(current))
+  const start = (port: number) =>
+    Effect.map(startOn(port, dir), (child) => {
+      current = child
+      return port
+    })
+  const port = yield* Effect.flatMap(freePort, start).pipe(Effect.retry({ times: 3 }))
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    kill: Effect.suspend(() => current === undefined ? Effect.void : kill(current)),
+    restart: Effect.asVoid(start(port))
+  }
 })
