@@ -91,6 +91,8 @@ describe("the packed Effect 4 line", () => {
         "SseEvent",
         "SseHttpApi",
         "SseHub",
+        "SseHubBackend",
+        "SseHubRedis",
         "SseNode",
         "SseParser",
         "SseResponse"

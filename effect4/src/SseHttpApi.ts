@@ -253,7 +253,7 @@ export const hub: (
 
 /**
  * Publishes a value of the endpoint to a hub, encoded and checked as {@link event} does; returns the id the hub
- * gave it.
+ * gave it, or fails with the hub's `PublishError` when the hub refuses it.
  *
  * @since 1.0.0
  * @category constructors
@@ -263,4 +263,4 @@ export const publish: <S extends Source>(
   source: S,
   value: ValueOf<S>,
   options?: PublishOptions<ValueOf<S>>
-) => Effect.Effect<string, SseEvent.SseEventError, ServicesOf<S>> = internal.publish as never
+) => Effect.Effect<string, SseEvent.SseEventError | SseHub.PublishError, ServicesOf<S>> = internal.publish as never

@@ -35,6 +35,11 @@ export * as SseHub from "./SseHub.js"
 /**
  * @since 1.0.0
  */
+export * as SseHubBackend from "./SseHubBackend.js"
+
+/**
+ * @since 1.0.0
+ */
 export * as SseParser from "./SseParser.js"
 
 /**

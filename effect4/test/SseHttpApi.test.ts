@@ -228,16 +228,19 @@ describe("SseHttpApi (Effect 4): a StreamSse endpoint served with effect-sse", (
   it.live("serves a hub: published values with the hub's ids; Last-Event-ID resumes with no gap and no duplicate", () =>
     withServer((port, hub) =>
       Effect.gen(function*() {
-        for (const n of [1, 2, 3]) expect(yield* SseHttpApi.publish(hub, Ticks, tick(n))).toBe(String(n))
-        const reading = get(port, "/hub", { "last-event-id": "1" })
-        const plain = (id: number, n: number) => `id: ${id}\ndata: ${JSON.stringify(tick(n))}\n\n`
-        yield* Effect.promise(() => reading.until(plain(3, 3)))
-        expect(yield* SseHttpApi.publish(hub, Ticks, tick(4))).toBe("4")
-        const body = yield* Effect.promise(() => reading.until(plain(4, 4)))
+        // The hub's own ids (counted on from the clock at start-up, so never those of an earlier run).
+        const ids: Array<string> = []
+        for (const n of [1, 2, 3]) ids.push(yield* SseHttpApi.publish(hub, Ticks, tick(n)))
+        expect(new Set(ids).size).toBe(3)
+        const reading = get(port, "/hub", { "last-event-id": ids[0] })
+        const plain = (n: number) => `id: ${ids[n - 1]}\ndata: ${JSON.stringify(tick(n))}\n\n`
+        yield* Effect.promise(() => reading.until(plain(3)))
+        ids.push(yield* SseHttpApi.publish(hub, Ticks, tick(4)))
+        const body = yield* Effect.promise(() => reading.until(plain(4)))
         reading.close()
-        expect(body).toBe(`: connected\n\n${plain(2, 2)}${plain(3, 3)}${plain(4, 4)}`)
-        const fromQuery = get(port, "/hub?lastEventId=3")
-        expect(yield* Effect.promise(() => fromQuery.until(plain(4, 4)))).toBe(`: connected\n\n${plain(4, 4)}`)
+        expect(body).toBe(`: connected\n\n${plain(2)}${plain(3)}${plain(4)}`)
+        const fromQuery = get(port, `/hub?lastEventId=${ids[2]}`)
+        expect(yield* Effect.promise(() => fromQuery.until(plain(4)))).toBe(`: connected\n\n${plain(4)}`)
         fromQuery.close()
       })
     ))

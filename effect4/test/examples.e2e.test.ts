@@ -121,25 +121,30 @@ describe("examples/chat.ts (Effect 4, Node 22)", () => {
         await first.until(": connected\n\n")
         expect(first.chunks()[0]).toBe(": connected\n\n")
 
-        expect(await postJson(running.port, "/messages", { user: "ann", text: "hello\nworld" })).toEqual({
-          status: 200,
-          body: JSON.stringify({ id: "1" })
-        })
-        expect((await postJson(running.port, "/messages", { user: "bob", text: "hi" })).status).toBe(200)
+        // The hub's ids, as the POST answers them.
+        const posted = await postJson(running.port, "/messages", { user: "ann", text: "hello\nworld" })
+        expect(posted.status).toBe(200)
+        const id1: string = JSON.parse(posted.body).id
+        const second = await postJson(running.port, "/messages", { user: "bob", text: "hi" })
+        expect(second.status).toBe(200)
+        const id2: string = JSON.parse(second.body).id
+        expect(id2).not.toBe(id1)
         // Refused by the API's schema: not published.
         expect((await postJson(running.port, "/messages", { user: "", text: "nobody" })).status).toBe(400)
-        const seen = await first.until("id: 2\n")
-        expect(message(seen, "1")).toMatchObject({ user: "ann", text: "hello\nworld" })
-        expect(new Date(message(seen, "1")!.timestamp).toISOString()).toBe(message(seen, "1")!.timestamp)
+        const seen = await first.until(`id: ${id2}\n`)
+        expect(message(seen, id1)).toMatchObject({ user: "ann", text: "hello\nworld" })
+        expect(new Date(message(seen, id1)!.timestamp).toISOString()).toBe(message(seen, id1)!.timestamp)
 
         // A client back with the last id it saw gets what came after it, then the live messages.
-        const back = get(running.port, "/events", { "last-event-id": "1" })
-        await back.until("id: 2\n")
-        expect((await postJson(running.port, "/messages", { user: "ann", text: "again" })).status).toBe(200)
-        const resumed = await back.until(/id: 3\ndata: [^\n]*\n\n/)
-        expect(resumed.match(/^id: .*$/gm)).toEqual(["id: 2", "id: 3"])
-        expect(message(resumed, "3")).toMatchObject({ user: "ann", text: "again" })
-        await first.until(/id: 3\n/)
+        const back = get(running.port, "/events", { "last-event-id": id1 })
+        await back.until(`id: ${id2}\n`)
+        const third = await postJson(running.port, "/messages", { user: "ann", text: "again" })
+        expect(third.status).toBe(200)
+        const id3: string = JSON.parse(third.body).id
+        const resumed = await back.until(new RegExp(`id: ${id3}\ndata: [^\n]*\n\n`))
+        expect(resumed.match(/^id: .*$/gm)).toEqual([`id: ${id2}`, `id: ${id3}`])
+        expect(message(resumed, id3)).toMatchObject({ user: "ann", text: "again" })
+        await first.until(`id: ${id3}\n`)
         expect(first.body()).not.toContain("nobody")
 
         const page = await get(running.port, "/").done

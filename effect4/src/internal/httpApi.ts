@@ -172,5 +172,5 @@ export const publish = (
   source: unknown,
   value: unknown,
   options?: SseHttpApi.PublishOptions<unknown>
-): Effect.Effect<string, SseEvent.SseEventError, unknown> =>
+): Effect.Effect<string, SseEvent.SseEventError | SseHub.PublishError, unknown> =>
   Effect.flatMap(event(source, value, options), (encoded) => self.publish(encoded, { topics: options?.topics }))
