@@ -231,6 +231,19 @@ export class SseHub extends Context.Service<SseHub, {
   readonly subscribe: (
     options?: SubscribeOptions
   ) => Stream.Stream<SseEvent.SseEvent, SubscriberDropped | HubClosed | HubUnavailable>
+  /**
+   * `subscribe`, subscribed now: the subscription is made when this effect runs and lasts until its scope closes,
+   * so the returned stream has every event published from that moment, however late it is first pulled. What a
+   * response serving a hub needs: subscribed before it writes `: connected`, so a client that reacts to it misses
+   * nothing.
+   */
+  readonly subscribeScoped: (
+    options?: SubscribeOptions
+  ) => Effect.Effect<
+    Stream.Stream<SseEvent.SseEvent, SubscriberDropped | HubClosed | HubUnavailable>,
+    HubClosed | HubUnavailable,
+    Scope.Scope
+  >
   /** The number of subscribers on this process. */
   readonly clientCount: Effect.Effect<number>
   /**

@@ -246,6 +246,25 @@ describe("SseHttpApi (Effect 4): a StreamSse endpoint served with effect-sse", (
     ))
 
   it.live(
+    "serves a hub subscribed before ': connected': an event published the moment it arrives is delivered",
+    () =>
+      withServer((port, hub) =>
+        Effect.gen(function*() {
+          // Each client publishes as soon as it reads `: connected`; a subscription made only when the body starts
+          // would miss some of these.
+          for (let n = 1; n <= 30; n++) {
+            const reading = get(port, "/hub")
+            yield* Effect.promise(() => reading.until(": connected\n\n"))
+            const id = yield* SseHttpApi.publish(hub, Ticks, tick(n))
+            yield* Effect.promise(() => reading.until(`id: ${id}\ndata: ${JSON.stringify(tick(n))}\n\n`))
+            reading.close()
+          }
+        })
+      ),
+    30_000
+  )
+
+  it.live(
     "ends an open stream cleanly and at once when the server shuts down (not at gracefulShutdownTimeout)",
     () =>
       Effect.gen(function*() {

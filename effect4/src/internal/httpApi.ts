@@ -3,12 +3,14 @@ import * as Effect from "effect/Effect"
 import type * as Sse from "effect/encoding/Sse"
 import * as HttpApiEndpoint from "effect/http-api/HttpApiEndpoint"
 import type * as HttpApiSchema from "effect/http-api/HttpApiSchema"
+import * as HttpEffect from "effect/http/HttpEffect"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import type * as Option from "effect/Option"
 import { hasProperty } from "effect/Predicate"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SseEvent from "../SseEvent.js"
 import type * as SseHttpApi from "../SseHttpApi.js"
@@ -160,11 +162,21 @@ export const hub = (
   self: SseHub.SseHub["Service"],
   options?: SseHttpApi.HubOptions
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest> =>
-  Effect.flatMap(SseResponse.lastEventId, (id) =>
-    SseResponse.stream(
-      self.subscribe({ lastEventId: id._tag === "Some" ? id.value : undefined, topics: options?.topics }),
-      options
-    ))
+  Effect.flatMap(SseResponse.lastEventId, (id) => {
+    const subscription = { lastEventId: id._tag === "Some" ? id.value : undefined, topics: options?.topics }
+    // Subscribed in the request's scope before the response (and its `: connected`) is written, the scope handed
+    // to the body: a client that publishes as soon as it is connected gets its own event. Without a request scope
+    // (the handler run by hand), the stream subscribes when it starts.
+    return Effect.flatMap(Effect.serviceOption(Scope.Scope), (scope) =>
+      scope._tag === "None"
+        ? SseResponse.stream(self.subscribe(subscription), options)
+        : self.subscribeScoped(subscription).pipe(
+          Scope.provide(scope.value),
+          Effect.catch((error) => Effect.succeed(Stream.fail(error))),
+          Effect.flatMap((events) => SseResponse.stream(events, options)),
+          Effect.map(HttpEffect.scopeTransferToStream)
+        ))
+  })
 
 /** @internal */
 export const publish = (

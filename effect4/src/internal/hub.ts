@@ -167,34 +167,33 @@ export const make = (options?: SseHub.Options): Effect.Effect<SseHub.SseHub["Ser
       return log.after(joined)
     }
 
-    const subscribe = (subscribeOptions?: SseHub.SubscribeOptions) =>
-      Stream.unwrap(
-        Effect.gen(function*() {
-          const queue = yield* Queue.make<SseEvent.SseEvent, SseHub.SubscriberDropped | Cause.Done>(
-            dropOldest ? { capacity: bufferSize, strategy: "sliding" } : undefined
-          )
-          const outlet = new StreamOutlet(queue, bufferSize, dropError, dropOldest)
-          const topics = subscribeOptions?.topics === undefined ? undefined : new Set(subscribeOptions.topics)
-          const subscriber = new Engine.Subscriber<SseEvent.SseEvent>(engine, outlet, topics, undefined)
-          if (!engine.register(subscriber)) return yield* Effect.fail(closedError)
-          const joined = yield* log.position
-          yield* Effect.addFinalizer(() => Effect.sync(() => engine.unregister(subscriber)))
-          const lastEventId = subscribeOptions?.lastEventId === "" ? undefined : subscribeOptions?.lastEventId
-          const resumed = lastEventId === undefined ? undefined : yield* log.resume(lastEventId, topics)
-          const mine = resumed === undefined ? [] : resumed.entries.filter((entry) => subscriber.takes(entry))
-          const prelude: Array<SseEvent.SseEvent> = mine.map((entry) => entry.event)
-          if (resumed?.lost === true && lastEventId !== undefined) prelude.unshift(lostEvent(lastEventId))
-          engine.settle(subscriber, subscriber.goLive(afterPrelude(resumed, lastEventId, joined)))
-          if (mine.length > 0) delivered.updateUnsafe(mine.length, context)
-          return Stream.concat(
-            Stream.fromIterable(prelude),
-            Stream.mapArray(Stream.fromQueue(queue), (events) => {
-              outlet.took()
-              return events
-            })
-          )
-        }).pipe(Effect.withSpan("SseHub.subscribe", spanOptions))
-      )
+    const subscribeScoped = (subscribeOptions?: SseHub.SubscribeOptions) =>
+      Effect.gen(function*() {
+        const queue = yield* Queue.make<SseEvent.SseEvent, SseHub.SubscriberDropped | Cause.Done>(
+          dropOldest ? { capacity: bufferSize, strategy: "sliding" } : undefined
+        )
+        const outlet = new StreamOutlet(queue, bufferSize, dropError, dropOldest)
+        const topics = subscribeOptions?.topics === undefined ? undefined : new Set(subscribeOptions.topics)
+        const subscriber = new Engine.Subscriber<SseEvent.SseEvent>(engine, outlet, topics, undefined)
+        if (!engine.register(subscriber)) return yield* Effect.fail(closedError)
+        const joined = yield* log.position
+        yield* Effect.addFinalizer(() => Effect.sync(() => engine.unregister(subscriber)))
+        const lastEventId = subscribeOptions?.lastEventId === "" ? undefined : subscribeOptions?.lastEventId
+        const resumed = lastEventId === undefined ? undefined : yield* log.resume(lastEventId, topics)
+        const mine = resumed === undefined ? [] : resumed.entries.filter((entry) => subscriber.takes(entry))
+        const prelude: Array<SseEvent.SseEvent> = mine.map((entry) => entry.event)
+        if (resumed?.lost === true && lastEventId !== undefined) prelude.unshift(lostEvent(lastEventId))
+        engine.settle(subscriber, subscriber.goLive(afterPrelude(resumed, lastEventId, joined)))
+        if (mine.length > 0) delivered.updateUnsafe(mine.length, context)
+        return Stream.concat(
+          Stream.fromIterable(prelude),
+          Stream.mapArray(Stream.fromQueue(queue), (events) => {
+            outlet.took()
+            return events
+          })
+        )
+      }).pipe(Effect.withSpan("SseHub.subscribe", spanOptions))
+    const subscribe = (subscribeOptions?: SseHub.SubscribeOptions) => Stream.unwrap(subscribeScoped(subscribeOptions))
 
     const shutdown = Effect.suspend(() => {
       if (engine.closed) return Deferred.await(ended)
@@ -213,6 +212,7 @@ export const make = (options?: SseHub.Options): Effect.Effect<SseHub.SseHub["Ser
       publish,
       publishAll,
       subscribe,
+      subscribeScoped,
       clientCount: Effect.sync(() => engine.size),
       shutdown
     })
