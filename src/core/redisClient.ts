@@ -22,17 +22,20 @@ const messageOf = (u: unknown): string => u instanceof Error ? u.message : Strin
 /**
  * Tells a failed command's fate from ioredis's error: refused while the connection is down (never written), an
  * error reply from Redis (refused), or written without an answer (a timeout, a connection lost under it). The
- * connection's own last error names the real cause (`connect ECONNREFUSED 127.0.0.1:1`).
+ * connection's own last error names the real cause (`connect ECONNREFUSED 127.0.0.1:1`); `everConnected` tells a
+ * connection that went down from one never made, when that error is not recorded yet.
  */
-export const classify = (cause: unknown, lastError: unknown): CommandFailure => {
+export const classify = (cause: unknown, lastError: unknown, everConnected = false): CommandFailure => {
   const message = messageOf(cause)
   const name = cause instanceof Error ? cause.name : ""
   // The close can be seen here before the connection's own `close` listener has recorded it.
   if (message === "Connection is closed.") {
     return { message: lastError === undefined ? connectionClosed : messageOf(lastError), sent: false }
   }
+  // Likewise a socket already gone: closed if the connection was ever up, else never made.
   if (message.startsWith("Stream isn't writeable")) {
-    return { message: lastError === undefined ? "not connected" : messageOf(lastError), sent: false }
+    const closed = everConnected ? connectionClosed : "not connected"
+    return { message: lastError === undefined ? closed : messageOf(lastError), sent: false }
   }
   if (name === "ReplyError") return { message: `Redis refused the command: ${message}`, sent: false }
   if (message === "Command timed out") return { message: "no answer within the command timeout", sent: true }

@@ -23,7 +23,7 @@ export const connectionClosed: string = Client.connectionClosed
 export type CommandFailure = Client.CommandFailure
 
 /** @internal */
-export const classify: (cause: unknown, lastError: unknown) => CommandFailure = Client.classify
+export const classify: (cause: unknown, lastError: unknown, everConnected?: boolean) => CommandFailure = Client.classify
 
 /** Runs the publish script (sent by its digest once Redis knows it). @internal */
 export const publish = (

@@ -70,7 +70,7 @@ class Connection {
   run<A>(command: () => Promise<A>): Effect.Effect<A, ioredis.CommandFailure> {
     return Effect.zipRight(
       this.connected,
-      Effect.tryPromise({ try: command, catch: (cause) => ioredis.classify(cause, this.lastError) })
+      Effect.tryPromise({ try: command, catch: (cause) => ioredis.classify(cause, this.lastError, this.everConnected) })
     )
   }
 }

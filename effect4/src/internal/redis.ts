@@ -84,7 +84,7 @@ class Connection {
   run<A>(command: () => Promise<A>): Effect.Effect<A, Client.CommandFailure> {
     return Effect.andThen(
       this.connected,
-      Effect.tryPromise({ try: command, catch: (cause) => Client.classify(cause, this.lastError) })
+      Effect.tryPromise({ try: command, catch: (cause) => Client.classify(cause, this.lastError, this.everConnected) })
     )
   }
 }
