@@ -43,6 +43,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import * as Metrics from "../../src/core/metrics.js"
 import * as internal from "./internal/hub.js"
 import type * as SseEvent from "./SseEvent.js"
 import * as SseHubBackend from "./SseHubBackend.js"
@@ -311,21 +312,15 @@ export const metrics: {
   readonly droppedClients: Metric.Counter<number>
   readonly droppedEvents: Metric.Counter<number>
 } = {
-  clients: Metric.gauge("sse_hub_clients", { description: "Subscribers currently connected to the hub" }),
-  published: Metric.counter("sse_hub_events_published", {
-    description: "Events published to the hub",
+  clients: Metric.gauge(Metrics.clients.name, { description: Metrics.clients.description }),
+  published: Metric.counter(Metrics.published.name, { description: Metrics.published.description, incremental: true }),
+  delivered: Metric.counter(Metrics.delivered.name, { description: Metrics.delivered.description, incremental: true }),
+  droppedClients: Metric.counter(Metrics.droppedClients.name, {
+    description: Metrics.droppedClients.description,
     incremental: true
   }),
-  delivered: Metric.counter("sse_hub_events_delivered", {
-    description: "Events handed to subscribers",
-    incremental: true
-  }),
-  droppedClients: Metric.counter("sse_hub_clients_dropped", {
-    description: "Subscribers disconnected for falling behind",
-    incremental: true
-  }),
-  droppedEvents: Metric.counter("sse_hub_events_dropped", {
-    description: "Events dropped for slow subscribers under the drop-oldest policy",
+  droppedEvents: Metric.counter(Metrics.droppedEvents.name, {
+    description: Metrics.droppedEvents.description,
     incremental: true
   })
 }

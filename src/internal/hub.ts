@@ -17,6 +17,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Conn from "../core/connection.js"
 import * as Engine from "../core/engine.js"
+import * as Metrics from "../core/metrics.js"
 import type * as Writers from "../core/writer.js"
 import type * as SseEvent from "../SseEvent.js"
 import type * as SseHub from "../SseHub.js"
@@ -42,21 +43,18 @@ export const defaults = {
 
 /** @internal */
 export const metrics = {
-  clients: Metric.gauge("sse_hub_clients", { description: "Subscribers currently connected to the hub" }),
-  published: Metric.counter("sse_hub_events_published", {
-    description: "Events published to the hub",
+  clients: Metric.gauge(Metrics.clients.name, { description: Metrics.clients.description }),
+  published: Metric.counter(Metrics.published.name, { description: Metrics.published.description, incremental: true }),
+  delivered: Metric.counter(Metrics.delivered.name, {
+    description: `${Metrics.delivered.description} (to the socket, for served connections)`,
     incremental: true
   }),
-  delivered: Metric.counter("sse_hub_events_delivered", {
-    description: "Events handed to subscribers (to the socket, for served connections)",
+  droppedClients: Metric.counter(Metrics.droppedClients.name, {
+    description: Metrics.droppedClients.description,
     incremental: true
   }),
-  droppedClients: Metric.counter("sse_hub_clients_dropped", {
-    description: "Subscribers disconnected for falling behind",
-    incremental: true
-  }),
-  droppedEvents: Metric.counter("sse_hub_events_dropped", {
-    description: "Events dropped for slow subscribers under the drop-oldest policy",
+  droppedEvents: Metric.counter(Metrics.droppedEvents.name, {
+    description: Metrics.droppedEvents.description,
     incremental: true
   })
 }
