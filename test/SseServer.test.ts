@@ -19,13 +19,17 @@ const quiet = Effect.map(Ref.make(0), (finalized) => ({
   finalized: Ref.get(finalized)
 }))
 
-/** One event, then quiet; finalizations counted. */
+/**
+ * One event, written once `send` runs (after the client has read `: connected`, so that the event is what waits
+ * for it, whatever order the fibers run in), then quiet; finalizations counted.
+ */
 const oneThenQuiet = (data: string) =>
-  Effect.map(Ref.make(0), (finalized) => ({
-    events: Stream.make(SseEvent.make(data)).pipe(
+  Effect.map(Effect.zip(Ref.make(0), Deferred.make<void>()), ([finalized, go]) => ({
+    events: Stream.fromEffect(Effect.as(Deferred.await(go), SseEvent.make(data))).pipe(
       Stream.concat(Stream.never),
       Stream.ensuring(Ref.update(finalized, (n) => n + 1))
     ),
+    send: Deferred.succeed(go, undefined),
     finalized: Ref.get(finalized)
   }))
 
@@ -95,6 +99,7 @@ describe("SseServer drops a client that takes nothing for writeTimeout (TestCloc
       const stream = yield* oneThenQuiet("never read")
       // The client takes `: connected` (serving the response reads it) and nothing more.
       const body = yield* serveBody(yield* SseResponse.stream(stream.events, { keepAlive: false }))
+      yield* stream.send
       yield* TestClock.adjust("9999 millis")
       expect(yield* open).toBe(1)
       expect(yield* stream.finalized).toBe(0)
@@ -130,14 +135,18 @@ describe("SseServer drops a client that takes nothing for writeTimeout (TestCloc
     Effect.gen(function*() {
       const finalized = yield* Deferred.make<void>()
       const handed = yield* Deferred.make<SseConnection.SseConnection>()
+      // The event is sent once the client has read `: connected`, whatever order the fibers run in.
+      const send = yield* Deferred.make<void>()
       const response = yield* SseConnection.upgrade((connection) =>
         Effect.gen(function*() {
           yield* Effect.addFinalizer(() => Deferred.succeed(finalized, undefined))
           yield* Deferred.succeed(handed, connection)
+          yield* Deferred.await(send)
           yield* connection.sendData("never read")
           return yield* Effect.never
         }), { writeTimeout: "3 seconds", keepAlive: false })
       yield* serveBody(response)
+      yield* Deferred.succeed(send, undefined)
       const connection = yield* within(Deferred.await(handed), "the handler to start")
       yield* TestClock.adjust("2999 millis")
       expect(yield* connection.isOpen).toBe(true)
@@ -184,6 +193,7 @@ describe("SseServer's release (TestClock)", () => {
       const connection = yield* within(Deferred.await(handed), "the handler to start")
       const stalled = yield* oneThenQuiet("never read")
       const stalledBody = yield* serveBody(yield* serveUnder(SseResponse.stream(stalled.events)))
+      yield* stalled.send
       yield* TestClock.adjust("0 millis")
       expect(yield* server.open).toBe(3)
 
@@ -220,6 +230,7 @@ describe("SseServer's release (TestClock)", () => {
           Effect.provideService(SseServer.SseServer, server)
         )
       )
+      yield* stalled.send
       const release = yield* Effect.fork(Scope.close(scope, Exit.void))
       yield* TestClock.adjust("4999 millis")
       expect(yield* Fiber.poll(release)).toEqual(Option.none())
@@ -244,6 +255,7 @@ describe("SseServer's release (TestClock)", () => {
       yield* serveBody(
         yield* SseResponse.stream(stalled.events).pipe(Effect.provideService(SseServer.SseServer, server))
       )
+      yield* stalled.send
       // Built before the shutdown, served during it (within the grace period the stalled stream holds it open).
       const late = yield* SseResponse.stream(Stream.never).pipe(Effect.provideService(SseServer.SseServer, server))
       const release = yield* Effect.fork(Scope.close(scope, Exit.void))

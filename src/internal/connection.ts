@@ -1,4 +1,5 @@
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
@@ -94,10 +95,10 @@ export const upgrade = <E, R>(
           Effect.suspend(() => handler(new Handle(lastEventId, writer, connection))).pipe(
             Effect.scoped,
             Effect.catchAllCause(response.logFailure("the SSE connection handler failed")),
-            Effect.ensuring(Effect.sync(() => writer.end())),
-            Effect.provide(context)
+            Effect.ensuring(Effect.sync(() => writer.end()))
           ) as Effect.Effect<void>,
-          writer
+          writer,
+          context as Context.Context<never>
         )
     })
   })

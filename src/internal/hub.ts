@@ -123,7 +123,7 @@ export const make = <A, R = never, S = unknown, T = never>(
     const ended = yield* Deferred.make<void>()
     const hubScope = yield* Effect.scope
     // Served clients keep-alive and stall rules: the server's, when an `SseServer` is provided, else the hub's.
-    const ownGroup: server.Group = { connections: new Conn.ConnectionSet(), fork: Effect.forkDaemon }
+    const ownGroup: server.Group = { connections: new Conn.ConnectionSet(), add: () => {} }
     yield* Effect.forkIn(server.ticker(ownGroup.connections), hubScope)
     yield* log.feed((batch) => engine.deliver(batch))
 

@@ -12,6 +12,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import type { LazyArg } from "effect/Function"
 import * as Option from "effect/Option"
@@ -78,10 +79,13 @@ const writerFor = (request: NodeRequest, highWaterMark: number): Writers.Writer 
   return Writers.Http1Writer.of(res as unknown as Writers.Http1Response, highWaterMark)
 }
 
-type Run = <A, E>(effect: Effect.Effect<A, E>) => unknown
+type Run = <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>
 
-/** Responses handed to an SSE writer of their own: the request's fiber (ended by then) no longer owns them. */
-const detached = new WeakSet<NodeOutgoing>()
+/**
+ * What interrupts a request's fiber when its client leaves, by response, until the response is handed to an SSE
+ * writer of its own: the fiber (ended by then) no longer owns it, and is not kept for as long as the stream lasts.
+ */
+const aborts = new WeakMap<NodeOutgoing, () => void>()
 
 /**
  * Writes an SSE response straight to the client: the head, then the stream on a writer of its own. The request's
@@ -96,14 +100,19 @@ const serveSse = (
 ) =>
   Effect.gen(function*() {
     const res = request.response as Http.ServerResponse
-    detached.add(request.response)
+    const abort = aborts.get(request.response)
+    if (abort !== undefined) {
+      aborts.delete(request.response)
+      request.response.off("close", abort)
+    }
     res.writeHead(self.status, headersFor(request, self, "text/event-stream"))
     res.flushHeaders()
     const writer = writerFor(request, source.options.highWaterMark)
-    const scope = yield* Effect.scope
+    // The request's scope stays open while the stream lasts: the source closes it, if it can take it over.
+    const scope = (yield* Effect.scope) as Scope.CloseableScope
     HttpApp.ejectDefaultScopeClose(scope)
-    writer.onClose(() => run(Scope.close(scope as Scope.CloseableScope, Exit.void)))
-    yield* response.start(source, writer)
+    if (source.closesScope !== true) writer.onClose(() => run(Scope.close(scope, Exit.void)))
+    yield* response.start(source, writer, source.closesScope === true ? scope : undefined)
   })
 
 const writeBody = (
@@ -206,17 +215,21 @@ export const makeHandler = <E, R>(
     >
     return (source: NodeIncoming, res: NodeOutgoing) => {
       const request = new NodeRequest(source, res)
+      // The client left before the response was over: its fiber stops (a streamed body, say). Registered before
+      // the fiber starts, which may hand the response to an SSE writer before `run` returns.
+      const started: { fiber?: Fiber.RuntimeFiber<void> } = {}
+      const abort = () => {
+        aborts.delete(res)
+        if (!res.writableEnded) started.fiber?.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
+      }
+      aborts.set(res, abort)
+      res.once("close", abort)
       // Cast: TypeScript cannot reduce `Exclude` over the generic `R` here (and crashes reporting it).
-      const fiber = run(Effect.provideService(
+      started.fiber = run(Effect.provideService(
         Effect.provideService(handled, HttpServerRequest.HttpServerRequest, request),
         IncomingMessage.MaxBodySize,
         defaultMaxBodySize
       ) as Effect.Effect<void, never, Exclude<R, HttpServerRequest.HttpServerRequest | Scope.Scope>>)
-      res.once("close", () => {
-        // The client left before the response was over: its fiber stops (a streamed body, say). An SSE response
-        // handed to its writer is not the fiber's any more.
-        if (!res.writableEnded && !detached.has(res)) fiber.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
-      })
     }
   })
 

@@ -2,12 +2,16 @@ import * as Headers from "@effect/platform/Headers"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
+import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Bytes from "../core/chunk.js"
 import * as Conn from "../core/connection.js"
@@ -77,7 +81,20 @@ export interface Source {
    * is ticked on its own and its fiber is a daemon.
    */
   readonly group: server.Group | undefined
-  readonly run: (writer: Writers.Writer, connection: Conn.Connection) => Effect.Effect<void>
+  /**
+   * With `scope` (given only to a source that `closesScope`), the source takes that scope over: what it runs uses
+   * it, and closes it when the stream is over.
+   */
+  readonly run: (
+    writer: Writers.Writer,
+    connection: Conn.Connection,
+    scope?: Scope.CloseableScope | undefined
+  ) => Effect.Effect<void>
+  /**
+   * Whether `run` can take over the scope of the request (a transport of this library's keeps it open while the
+   * stream lasts): then nothing else has to close it.
+   */
+  readonly closesScope?: true
 }
 
 /** The sources of SSE responses, by the body stream a transport would otherwise pull. */
@@ -98,12 +115,16 @@ export const sourceOf = (response: HttpServerResponse.HttpServerResponse): Sourc
  *
  * @internal
  */
-export const start = (source: Source, writer: Writers.Writer): Effect.Effect<void> =>
+export const start = (
+  source: Source,
+  writer: Writers.Writer,
+  scope?: Scope.CloseableScope | undefined
+): Effect.Effect<void> =>
   Effect.clockWith((clock) => {
     writer.write(source.options.opening)
     if (source.options.invalid) {
       writer.end()
-      return Effect.void
+      return scope === undefined ? Effect.void : Scope.close(scope, Exit.void)
     }
     const connection = new Conn.Connection(
       writer,
@@ -111,7 +132,7 @@ export const start = (source: Source, writer: Writers.Writer): Effect.Effect<voi
       source.options.writeTimeout,
       clock.unsafeCurrentTimeMillis()
     )
-    return Effect.zipRight(register(source, connection), source.run(writer, connection))
+    return Effect.zipRight(register(source, connection), source.run(writer, connection, scope))
   })
 
 /** The connection joins its group; without one it is ticked on its own. */
@@ -125,22 +146,36 @@ const register = (source: Source, connection: Conn.Connection): Effect.Effect<vo
 
 /**
  * Runs `effect` in a fiber of its own for as long as the writer is open: the fiber is interrupted when the
- * stream is over, whatever ended it. Not a child of the current fiber: on a transport of this library's, the
- * request's fiber ends as soon as the stream is live.
+ * stream is over, whatever ended it, and joins the group's fibers if there is a group.
+ *
+ * The fiber starts as a fork would, with the current fiber's refs and flags, and with `context` (the one the
+ * response was made in) if given, set once rather than by a `provide` region that would stay on its stack while
+ * the stream lasts. It is not a child of the current fiber: on a transport of this library's, the request's fiber
+ * ends as soon as the stream is live, and a child fiber keeps its parent reachable for as long as it runs.
  *
  * @internal
  */
 export const forkWhileOpen = (
   group: server.Group | undefined,
   effect: Effect.Effect<void>,
-  writer: Writers.Writer
+  writer: Writers.Writer,
+  context?: Context.Context<never>
 ): Effect.Effect<void> =>
-  // Interruptible whatever the caller's region: a server writes responses in an uninterruptible one, and a fork
-  // would inherit it.
-  Effect.flatMap(
-    group === undefined ? Effect.forkDaemon(Effect.interruptible(effect)) : group.fork(Effect.interruptible(effect)),
-    (fiber) => Effect.sync(() => writer.onClose(() => fiber.unsafeInterruptAsFork(FiberId.none)))
-  )
+  Effect.flatMap(Effect.runtime<never>(), (runtime) => {
+    const start = Runtime.runFork(
+      context === undefined ? runtime : Runtime.make({
+        context,
+        fiberRefs: runtime.fiberRefs,
+        runtimeFlags: runtime.runtimeFlags
+      })
+    )
+    // Interruptible whatever the caller's region: a server writes responses in an uninterruptible one, and the
+    // fiber starts with the caller's flags.
+    // Scheduled, as a fork is, rather than run at once inside the caller's turn.
+    const fiber = start(Effect.interruptible(effect), { immediate: false })
+    group?.add(fiber)
+    return Effect.sync(() => writer.onClose(() => fiber.unsafeInterruptAsFork(FiberId.none)))
+  })
 
 /**
  * Waits until the writer has room, then writes; fails with `onClosed` once the stream is over. The one
@@ -248,8 +283,9 @@ export const logFailure = (what: string) => <E>(cause: Cause.Cause<E>): Effect.E
 const closed = () => undefined
 
 /**
- * Serves a stream of events: a producer fiber, in the connection's scope, writes each chunk of events as one
- * piece, waiting while the client has the high-water mark's worth of bytes queued.
+ * Serves a stream of events: one producer fiber pulls the stream (its channel run in that fiber, not in a fiber of
+ * its own as `Stream.run` does) and writes each chunk of events as one piece, waiting while the client has the
+ * high-water mark's worth of bytes queued. The stream's finalizers run when it ends, fails or the client leaves.
  *
  * @internal
  */
@@ -264,21 +300,46 @@ export const serveStream = <E, R>(
     const source: Source = {
       options: resolved,
       group,
-      run: (writer) =>
+      closesScope: true,
+      run: (writer, _connection, scope) =>
         forkWhileOpen(
           group,
-          events.pipe(
-            Stream.runForEachChunk((chunk) =>
-              Effect.catchAll(write(writer, encodeChunk(chunk), closed), () => Effect.interrupt)
-            ),
-            Effect.catchAllCause(logFailure("the event stream failed after the response started; ending the response")),
-            Effect.ensuring(Effect.sync(() => writer.end())),
-            Effect.provide(context as Context.Context<R>)
-          ),
-          writer
+          Effect.flatMap(scope === undefined ? Scope.make() : Effect.succeed(scope), (scope) =>
+            Effect.ensuring(
+              Effect.onExit(pump(events, writer, scope), (exit) => Scope.close(scope, exit)),
+              Effect.sync(() => writer.end())
+            )) as Effect.Effect<void>,
+          writer,
+          context as Context.Context<never>
         )
     }
     return yield* toResponse(source)
+  })
+
+const streamFailed = logFailure("the event stream failed after the response started; ending the response")
+
+/**
+ * Pulls the stream's channel in `scope` until it is done, writing each chunk. A failure of the stream is logged
+ * and ends it; a closed writer stops it as an interruption.
+ */
+const pump = <E, R>(
+  events: Stream.Stream<SseEvent.SseEvent, E, R>,
+  writer: Writers.Writer,
+  scope: Scope.Scope
+): Effect.Effect<void, never, R> =>
+  Effect.flatMap(Channel.toPullIn(Stream.toChannel(events), scope), (pull) => {
+    const loop: Effect.Effect<void, never, R> = Effect.matchCauseEffect(pull, {
+      onFailure: streamFailed,
+      // Left: the stream is done; Right: a chunk of events.
+      onSuccess: (next) =>
+        next._tag === "Left" || Chunk.isEmpty(next.right)
+          ? next._tag === "Left" ? Effect.void : loop
+          : Effect.zipRight(
+            Effect.catchAll(write(writer, encodeChunk(next.right), closed), () => Effect.interrupt),
+            loop
+          )
+    })
+    return loop
   })
 
 const encodeChunk = (events: Chunk.Chunk<SseEvent.SseEvent>): Uint8Array => {

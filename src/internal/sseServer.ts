@@ -19,8 +19,8 @@ export const TypeId: SseServer.TypeId = Symbol.for("effect-sse/SseServer") as Ss
  */
 export interface Group {
   readonly connections: Conn.ConnectionSet
-  /** Runs a stream's fiber; a server's fibers are interrupted, and awaited, when it shuts down. */
-  readonly fork: (effect: Effect.Effect<void>) => Effect.Effect<Fiber.RuntimeFiber<void>>
+  /** Takes in a stream's fiber, once started; a server's fibers are interrupted, and awaited, when it shuts down. */
+  readonly add: (fiber: Fiber.RuntimeFiber<void>) => void
 }
 
 /** @internal */
@@ -86,7 +86,7 @@ export const make: (options?: SseServer.Options) => Effect.Effect<SseServer.SseS
   const server: SseServerService = {
     [TypeId]: TypeId,
     connections,
-    fork: (effect) => FiberSet.run(fibers, effect),
+    add: (fiber) => FiberSet.unsafeAdd(fibers, fiber),
     run: (yield* FiberSet.runtime(fibers)<never>()) as SseServerService["run"],
     open: Effect.sync(() => connections.size)
   }
