@@ -110,7 +110,8 @@ export type UpgradeOptions = ResponseOptions
 
 /**
  * Upgrades the current request to an SSE connection and runs `handler` with it when the response is served.
- * The handler runs in the connection's scope and its failures are logged.
+ * The handler runs in the connection's scope, with the context and fiber refs (log annotations, log level, the
+ * current span) of where the response was made, and its failures are logged.
  *
  * Outside an HTTP server (in a test, say) it works too: the request is then optional and `lastEventId` is
  * `None`.

@@ -74,7 +74,9 @@ export interface ResponseOptions {
  *
  * The stream starts when the response is served and runs while the client is connected: when the client leaves
  * it is interrupted, and when the server shuts down (see `SseServer`) it ends. If it fails after the response
- * has started, the failure is logged and the response ends cleanly; the browser then reconnects.
+ * has started, the failure is logged and the response ends cleanly; the browser then reconnects. It runs with
+ * the context and fiber refs (log annotations, log level, the current span) of where the response was made,
+ * whenever the server starts it.
  *
  * @example
  * ```ts

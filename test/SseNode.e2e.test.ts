@@ -21,6 +21,8 @@ import {
   Effect,
   Exit,
   Fiber,
+  FiberRef,
+  HashMap,
   Layer,
   Option,
   Ref,
@@ -31,6 +33,8 @@ import {
 } from "effect"
 import * as Http from "node:http"
 import * as Net from "node:net"
+import * as V8 from "node:v8"
+import * as Vm from "node:vm"
 import * as SseConnection from "../src/SseConnection.js"
 import * as SseEvent from "../src/SseEvent.js"
 import * as SseNode from "../src/SseNode.js"
@@ -324,6 +328,56 @@ for (const { name, serve } of sseServers) {
           )
         yield* reach(streamsEnded, 2, "the streams to end")
         yield* reach(scopesClosed, 2, "the request scopes to close")
+      }).pipe(Effect.scoped))
+
+    it.live("an open stream does not keep its request's fiber: it can be collected, and the stream still runs with the route's context and fiber refs", () =>
+      Effect.gen(function*() {
+        class Greeting extends Context.Tag("test/Greeting")<Greeting, string>() {}
+        const requestFibers: Array<WeakRef<object>> = []
+        // The stream reads what the route set around it: a service, and a log annotation (a fiber ref).
+        const greeting = Effect.gen(function*() {
+          const text = yield* Greeting
+          const annotations = yield* FiberRef.get(FiberRef.currentLogAnnotations)
+          return SseEvent.make(`${text} ${String(Option.getOrElse(HashMap.get(annotations, "request"), () => "-"))}`)
+        })
+        const route = (response: Effect.Effect<HttpServerResponse.HttpServerResponse, never, Greeting>) =>
+          Effect.gen(function*() {
+            yield* Effect.withFiberRuntime((fiber) => Effect.sync(() => requestFibers.push(new WeakRef(fiber))))
+            return yield* response
+          }).pipe(Effect.provideService(Greeting, "hi"), Effect.annotateLogs("request", "r1"))
+        const app = HttpRouter.empty.pipe(
+          HttpRouter.get(
+            "/events",
+            route(SseResponse.stream(Stream.concat(Stream.fromEffect(greeting), Stream.never)))
+          ),
+          HttpRouter.get(
+            "/connection",
+            route(
+              SseConnection.upgrade((connection) =>
+                Effect.zipRight(Effect.flatMap(greeting, connection.send), Effect.never)
+              )
+            )
+          )
+        )
+        const server = yield* serve(app)
+        const clients = yield* Effect.forEach(
+          ["/events", "/connection"],
+          (path) => SseSocket.connect(server.port, { path })
+        )
+        yield* Effect.forEach(clients, (client) => client.readUntil(`${connected}data: hi r1\n\n`))
+        expect(requestFibers.length).toBe(2)
+        // The streams are open; their request fibers have ended, and nothing holds them: a full GC collects them.
+        V8.setFlagsFromString("--expose-gc")
+        const gc = Vm.runInNewContext("gc") as () => void
+        let left = requestFibers.length
+        for (let attempt = 0; attempt < 50 && left > 0; attempt++) {
+          // A WeakRef's target is kept until the current job ends: collect between turns.
+          yield* Effect.sleep("20 millis")
+          gc()
+          left = requestFibers.filter((ref) => ref.deref() !== undefined).length
+        }
+        expect(left).toBe(0)
+        expect(clients.map((client) => client.end)).toEqual([undefined, undefined])
       }).pipe(Effect.scoped))
   })
 }

@@ -1,5 +1,4 @@
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
@@ -81,7 +80,7 @@ export const upgrade = <E, R>(
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, Exclude<R, Scope.Scope>> =>
   Effect.gen(function*() {
     const resolved = yield* response.resolve(options)
-    const context = yield* Effect.context<Exclude<R, Scope.Scope>>()
+    const from = yield* response.origin
     const request = yield* response.currentRequest
     const lastEventId = Option.flatMap(request, response.lastEventIdOf)
     const group = yield* server.currentGroup
@@ -98,7 +97,7 @@ export const upgrade = <E, R>(
             Effect.ensuring(Effect.sync(() => writer.end()))
           ) as Effect.Effect<void>,
           writer,
-          context as Context.Context<never>
+          from
         )
     })
   })

@@ -9,6 +9,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import type * as FiberRefs from "effect/FiberRefs"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
@@ -145,13 +146,31 @@ const register = (source: Source, connection: Conn.Connection): Effect.Effect<vo
 }
 
 /**
+ * Where a response was made: its context and fiber refs (log annotations, log level, the current span…), which
+ * its producer runs with, wherever and whenever the transport starts it.
+ *
+ * @internal
+ */
+export interface Origin {
+  readonly context: Context.Context<never>
+  readonly fiberRefs: FiberRefs.FiberRefs
+}
+
+/** @internal */
+export const origin: Effect.Effect<Origin> = Effect.zipWith(
+  Effect.context<never>(),
+  Effect.getFiberRefs,
+  (context, fiberRefs) => ({ context, fiberRefs })
+)
+
+/**
  * Runs `effect` in a fiber of its own for as long as the writer is open: the fiber is interrupted when the
  * stream is over, whatever ended it, and joins the group's fibers if there is a group.
  *
- * The fiber starts as a fork would, with the current fiber's refs and flags, and with `context` (the one the
- * response was made in) if given, set once rather than by a `provide` region that would stay on its stack while
- * the stream lasts. It is not a child of the current fiber: on a transport of this library's, the request's fiber
- * ends as soon as the stream is live, and a child fiber keeps its parent reachable for as long as it runs.
+ * The fiber starts as a fork would, with the current fiber's context, refs and flags, or with those of `from` (where
+ * the response was made), set once rather than by a `provide` region that would stay on its stack while the stream
+ * lasts. It is not a child of the current fiber: on a transport of this library's, the request's fiber ends as
+ * soon as the stream is live, and a child fiber keeps its parent reachable for as long as it runs.
  *
  * @internal
  */
@@ -159,19 +178,19 @@ export const forkWhileOpen = (
   group: server.Group | undefined,
   effect: Effect.Effect<void>,
   writer: Writers.Writer,
-  context?: Context.Context<never>
+  from?: Origin
 ): Effect.Effect<void> =>
   Effect.flatMap(Effect.runtime<never>(), (runtime) => {
     const start = Runtime.runFork(
-      context === undefined ? runtime : Runtime.make({
-        context,
-        fiberRefs: runtime.fiberRefs,
+      from === undefined ? runtime : Runtime.make({
+        context: from.context,
+        fiberRefs: from.fiberRefs,
         runtimeFlags: runtime.runtimeFlags
       })
     )
     // Interruptible whatever the caller's region: a server writes responses in an uninterruptible one, and the
-    // fiber starts with the caller's flags.
-    // Scheduled, as a fork is, rather than run at once inside the caller's turn.
+    // fiber starts with the caller's flags. Scheduled, as a fork is, rather than run at once inside the caller's
+    // turn.
     const fiber = start(Effect.interruptible(effect), { immediate: false })
     group?.add(fiber)
     return Effect.sync(() => writer.onClose(() => fiber.unsafeInterruptAsFork(FiberId.none)))
@@ -295,7 +314,7 @@ export const serveStream = <E, R>(
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R> =>
   Effect.gen(function*() {
     const resolved = yield* resolve(options)
-    const context = yield* Effect.context<R>()
+    const from = yield* origin
     const group = yield* server.currentGroup
     const source: Source = {
       options: resolved,
@@ -310,7 +329,7 @@ export const serveStream = <E, R>(
               Effect.sync(() => writer.end())
             )) as Effect.Effect<void>,
           writer,
-          context as Context.Context<never>
+          from
         )
     }
     return yield* toResponse(source)
