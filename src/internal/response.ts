@@ -12,6 +12,7 @@ import * as FiberId from "effect/FiberId"
 import type * as FiberRefs from "effect/FiberRefs"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Bytes from "../core/chunk.js"
@@ -181,17 +182,15 @@ export const forkWhileOpen = (
   from?: Origin
 ): Effect.Effect<void> =>
   Effect.flatMap(Effect.runtime<never>(), (runtime) => {
-    const start = Runtime.runFork(
-      from === undefined ? runtime : Runtime.make({
-        context: from.context,
-        fiberRefs: from.fiberRefs,
-        runtimeFlags: runtime.runtimeFlags
-      })
-    )
-    // Interruptible whatever the caller's region: a server writes responses in an uninterruptible one, and the
-    // fiber starts with the caller's flags. Scheduled, as a fork is, rather than run at once inside the caller's
-    // turn.
-    const fiber = start(Effect.interruptible(effect), { immediate: false })
+    // Interruptible whatever the caller's region (a server writes responses in an uninterruptible one): set in
+    // the flags the fiber starts with, rather than by a region on its stack.
+    const start = Runtime.runFork(Runtime.make({
+      context: from === undefined ? runtime.context : from.context,
+      fiberRefs: from === undefined ? runtime.fiberRefs : from.fiberRefs,
+      runtimeFlags: RuntimeFlags.enable(runtime.runtimeFlags, RuntimeFlags.Interruption)
+    }))
+    // Scheduled, as a fork is, rather than run at once inside the caller's turn.
+    const fiber = start(effect, { immediate: false })
     group?.add(fiber)
     return Effect.sync(() => writer.onClose(() => fiber.unsafeInterruptAsFork(FiberId.none)))
   })
@@ -324,9 +323,10 @@ export const serveStream = <E, R>(
         forkWhileOpen(
           group,
           Effect.flatMap(scope === undefined ? Scope.make() : Effect.succeed(scope), (scope) =>
-            Effect.ensuring(
-              Effect.onExit(pump(events, writer, scope), (exit) => Scope.close(scope, exit)),
-              Effect.sync(() => writer.end())
+            // One region on the fiber's stack while the stream lasts: the stream's finalizers, then the end.
+            Effect.onExit(
+              pump(events, writer, scope),
+              (exit) => Effect.ensuring(Scope.close(scope, exit), Effect.sync(() => writer.end()))
             )) as Effect.Effect<void>,
           writer,
           from
