@@ -113,7 +113,7 @@ export const sourceOf = (response: HttpServerResponse.HttpServerResponse): Sourc
 
 /**
  * Starts a source on a writer: writes the opening, registers the connection with its server (or ticks it on its
- * own), runs the source, and closes the connection's scope when the stream is over.
+ * own) and runs the source, handing it `scope` to take over if given (closed here if the response ends at once).
  *
  * @internal
  */
@@ -351,8 +351,10 @@ const pump = <E, R>(
       onFailure: streamFailed,
       // Left: the stream is done; Right: a chunk of events.
       onSuccess: (next) =>
-        next._tag === "Left" || Chunk.isEmpty(next.right)
-          ? next._tag === "Left" ? Effect.void : loop
+        next._tag === "Left"
+          ? Effect.void
+          : Chunk.isEmpty(next.right)
+          ? loop
           : Effect.zipRight(
             Effect.catchAll(write(writer, encodeChunk(next.right), closed), () => Effect.interrupt),
             loop
