@@ -247,6 +247,37 @@ for (const { name, serve } of sseServers) {
         }
       }).pipe(Effect.scoped))
 
+    it.live("send the head and ': connected' in one write to the socket", () =>
+      Effect.gen(function*() {
+        const server = yield* serve(sse)
+        // What the server's sockets hand to the kernel, one entry per write (a vectored write is one).
+        const writes: Array<string> = []
+        const record = (socket: Net.Socket) => {
+          const target = socket as unknown as {
+            _write: (chunk: Buffer, encoding: string, cb: () => void) => void
+            _writev: (chunks: ReadonlyArray<{ chunk: Buffer | string }>, cb: () => void) => void
+          }
+          const write = target._write.bind(socket)
+          const writev = target._writev.bind(socket)
+          target._write = (chunk, encoding, cb) => {
+            writes.push(Buffer.from(chunk).toString("latin1"))
+            write(chunk, encoding, cb)
+          }
+          target._writev = (chunks, cb) => {
+            writes.push(chunks.map(({ chunk }) => Buffer.from(chunk).toString("latin1")).join(""))
+            writev(chunks, cb)
+          }
+        }
+        server.node.on("connection", record)
+        for (const path of ["/events", "/connection"]) {
+          writes.length = 0
+          const client = yield* SseSocket.connect(server.port, { path })
+          yield* client.readUntil(`${connected}id: 1\ndata: hello\n\n`)
+          expect(writes.length).toBeGreaterThan(0)
+          expect(writes[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n[0-9a-f]+\r\n: connected\n\n\r\n/)
+        }
+      }).pipe(Effect.scoped))
+
     it.live("on HTTP/1.0 get the SSE headers without Connection: keep-alive, and an unframed body", () =>
       Effect.gen(function*() {
         const server = yield* serve(sse)

@@ -175,6 +175,7 @@ export interface Http1Response extends Writable {
   readonly chunkedEncoding?: boolean | undefined
   readonly socket?: Writable | null | undefined
   readonly headersSent?: boolean | undefined
+  flushHeaders?(): void
 }
 
 /**
@@ -185,25 +186,49 @@ export interface Http1Response extends Writable {
  * written to the socket land after everything it wrote, and its `end` (the last chunk) after them.
  */
 export class Http1Writer extends StreamWriter {
-  constructor(response: Http1Response, private readonly socket: Writable, highWaterMark?: number) {
+  constructor(
+    private readonly response: Http1Response,
+    private readonly socket: Writable,
+    highWaterMark?: number,
+    /** The head is written (`writeHead`) but not sent: the first write sends it, through the response. */
+    private headPending = false
+  ) {
     super(response, highWaterMark)
     socket.on("error", noop)
   }
 
   /**
-   * A chunked writer for `response` if it can have one: chunked, head out, nothing of its own queued. Otherwise
-   * a writer through the response itself (HTTP/1.0, or a response that frames otherwise).
+   * A chunked writer for `response` if it can have one: chunked, head written, nothing of its own queued.
+   * Otherwise a writer through the response itself (HTTP/1.0, or a response that frames otherwise).
+   *
+   * With `headPending` (the head is written but not flushed), the first write goes through the response, which
+   * sends the head and that chunk in one write to the socket rather than two; later writes go straight to it.
    */
-  static of(response: Http1Response, highWaterMark?: number): StreamWriter {
+  static of(response: Http1Response, highWaterMark?: number, headPending = false): StreamWriter {
     const socket = response.socket
     return response.chunkedEncoding === true && response.headersSent === true && socket !== null &&
         socket !== undefined && response.writableLength === socket.writableLength
-      ? new Http1Writer(response, socket, highWaterMark)
+      ? new Http1Writer(response, socket, highWaterMark, headPending)
       : new StreamWriter(response, highWaterMark)
+  }
+
+  /** Sends the head, if it is still pending, before bytes go straight to the socket. */
+  private sendHead(): void {
+    if (!this.headPending) return
+    this.headPending = false
+    this.response.flushHeaders?.()
   }
 
   override write(bytes: Uint8Array): void {
     if (this.closed || this.socket.destroyed || bytes.length === 0) return
+    if (this.headPending) {
+      // The response frames the chunk, and queues it after the head on the socket (corked until the next tick).
+      this.headPending = false
+      const before = this.socket.writableLength
+      this.response.write(bytes)
+      this.total += this.socket.writableLength - before
+      return
+    }
     const framed = Chunk.chunk(bytes)
     this.total += framed.length
     this.socket.write(framed)
@@ -213,6 +238,7 @@ export class Http1Writer extends StreamWriter {
     if (this.closed || this.socket.destroyed) return
     const size = Chunk.totalLength(parts)
     if (size === 0) return
+    this.sendHead()
     // One chunk whose data are the shared buffers as they are: nothing is copied for this client.
     const header = Chunk.chunkHeader(size)
     this.total += header.length + size + 2
@@ -225,6 +251,7 @@ export class Http1Writer extends StreamWriter {
 
   override writeShared(shared: Chunk.Shared): void {
     if (this.closed || this.socket.destroyed || shared.bytes.length === 0) return
+    this.sendHead()
     const framed = shared.chunk
     this.total += framed.length
     this.socket.write(framed)

@@ -72,11 +72,15 @@ class Http2StreamWriter extends Writers.StreamWriter {
   }
 }
 
-/** The writer of an SSE response whose head has gone out: the HTTP/2 stream, or the HTTP/1.1 socket. */
+/** The writer of an SSE response whose head is written: the HTTP/2 stream, or the HTTP/1.1 socket. */
 const writerFor = (request: NodeRequest, highWaterMark: number): Writers.Writer => {
   const res = request.response
-  if (isHttp2(request.source)) return new Http2StreamWriter((res as Http2.Http2ServerResponse).stream, highWaterMark)
-  return Writers.Http1Writer.of(res as unknown as Writers.Http1Response, highWaterMark)
+  if (isHttp2(request.source)) {
+    ;(res as Http2.Http2ServerResponse & { flushHeaders(): void }).flushHeaders()
+    return new Http2StreamWriter((res as Http2.Http2ServerResponse).stream, highWaterMark)
+  }
+  // The head goes out with the first bytes (the opening), in one write.
+  return Writers.Http1Writer.of(res as unknown as Writers.Http1Response, highWaterMark, true)
 }
 
 type Run = <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>
@@ -106,7 +110,6 @@ const serveSse = (
       request.response.off("close", abort)
     }
     res.writeHead(self.status, headersFor(request, self, "text/event-stream"))
-    res.flushHeaders()
     const writer = writerFor(request, source.options.highWaterMark)
     // The request's scope stays open while the stream lasts: the source closes it, if it can take it over.
     const scope = (yield* Effect.scope) as Scope.CloseableScope
