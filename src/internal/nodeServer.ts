@@ -24,7 +24,8 @@ import { constants as Http2Constants } from "node:http2"
 import type * as Net from "node:net"
 import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
-import * as Writers from "../core/writer.js"
+import * as StreamWriters from "../core/streamWriter.js"
+import type * as Writers from "../core/writer.js"
 import type * as SseNode from "../SseNode.js"
 import { type NodeIncoming, type NodeOutgoing, NodeRequest } from "./nodeRequest.js"
 import * as response from "./response.js"
@@ -61,7 +62,7 @@ const headersFor = (
  * dropped stream is reset with `CANCEL` (RFC 9113, 8.7): the client can tell it from a stream that ended, and the
  * other streams of the connection go on.
  */
-class Http2StreamWriter extends Writers.StreamWriter {
+class Http2StreamWriter extends StreamWriters.StreamWriter {
   constructor(private readonly stream: Http2.ServerHttp2Stream, highWaterMark: number) {
     super(stream, highWaterMark)
   }
@@ -80,7 +81,7 @@ const writerFor = (request: NodeRequest, highWaterMark: number): Writers.Writer 
     return new Http2StreamWriter((res as Http2.Http2ServerResponse).stream, highWaterMark)
   }
   // The head goes out with the first bytes (the opening), in one write.
-  return Writers.Http1Writer.of(res as unknown as Writers.Http1Response, highWaterMark, true)
+  return StreamWriters.Http1Writer.of(res as unknown as StreamWriters.Http1Response, highWaterMark, true)
 }
 
 type Run = <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>
