@@ -21,6 +21,20 @@ export interface Published<E> {
   readonly at: number
 }
 
+/** What a hub's log keeps, as the hub opened it. */
+export interface Retention {
+  readonly historySize: number
+  readonly maxAge: number | undefined
+  readonly idempotencyWindow: number
+}
+
+/** What a publish says besides its events. */
+export interface Publishing {
+  readonly topics?: ReadonlyArray<string> | undefined
+  readonly target?: unknown
+  readonly idempotencyKey?: string | undefined
+}
+
 /** What a resuming subscriber must be sent before live events. */
 export interface Resume<E> {
   /** The id was not in the history (unknown, or evicted): `entries` is then all of it. */

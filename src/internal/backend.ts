@@ -6,7 +6,7 @@ import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
-import * as History from "../core/history.js"
+import * as Memory from "../core/memoryLog.js"
 import type * as SseEvent from "../SseEvent.js"
 import type * as SseHubBackend from "../SseHubBackend.js"
 import * as event from "./event.js"
@@ -50,65 +50,30 @@ const openMemory = (
   options: SseHubBackend.OpenOptions
 ): Effect.Effect<SseHubBackend.Log, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const history = new History.History<SseEvent.SseEvent>(options.historySize, options.maxAge)
-    const keys = new History.IdempotencyWindow(options.idempotencyWindow)
     const pubsub = yield* PubSub.unbounded<SseHubBackend.Published | typeof End>()
     const dequeue = yield* PubSub.subscribe(pubsub)
     const stopped = yield* Deferred.make<void>()
-    // Ids continue from the clock, so that ids of an earlier run of the process are never reused: an old id is
-    // then reported as lost instead of silently matching a different event.
-    const start = (yield* Effect.clockWith((clock) => clock.currentTimeMillis)) * 1000
-    // The position of the last accepted event, consecutive (the history finds an id's successors by position);
-    // apart from it, the last number given as an id, which skips the numbers that given ids took.
-    let seq = start
-    let lastNumber = start
+    const log = new Memory.MemoryLog<SseEvent.SseEvent>(
+      options,
+      (yield* Effect.clockWith((clock) => clock.currentTimeMillis)) * 1000
+    )
     let ended = false
 
     const publish: SseHubBackend.Log["publish"] = (events, publishOptions) =>
       Effect.clockWith((clock): Effect.Effect<SseHubBackend.Accepted, errors.PublishRejected> => {
-        const now = clock.unsafeCurrentTimeMillis()
-        const key = publishOptions.idempotencyKey
-        if (key !== undefined) {
-          const seen = keys.get(key, now)
-          if (seen !== undefined) return Effect.succeed({ ids: seen, repeated: true })
+        const outcome = log.publish(events, publishOptions, clock.unsafeCurrentTimeMillis(), event.unsafeWithId)
+        switch (outcome._tag) {
+          case "Repeated":
+            return Effect.succeed({ ids: outcome.ids, repeated: true })
+          case "DuplicateId":
+            return Effect.fail(new errors.PublishRejected({ hub: name, reason: "DuplicateId", id: outcome.id }))
+          case "Refused":
+            // `unsafeWithId` refuses nothing: a number, or the id the event carries (checked when it was set).
+            return Effect.dieMessage(`effect-sse: the id ${JSON.stringify(outcome.id)} could not be set`)
+          case "Accepted":
+            for (const entry of outcome.entries) pubsub.unsafeOffer(entry)
+            return Effect.succeed({ ids: outcome.ids, repeated: false })
         }
-        // The given ids first, so that a number the backend gives in this batch is none of them either.
-        const given = new Set<string>()
-        for (const e of events) {
-          if (e.id === undefined || e.id === "") continue
-          if (history.has(e.id) || given.has(e.id)) {
-            return Effect.fail(new errors.PublishRejected({ hub: name, reason: "DuplicateId", id: e.id }))
-          }
-          given.add(e.id)
-        }
-        const prepared: Array<SseHubBackend.Published> = []
-        let next = lastNumber
-        for (const e of events) {
-          let id: string
-          if (e.id === undefined || e.id === "") {
-            do next++
-            while (history.has(String(next)) || given.has(String(next)))
-            id = String(next)
-          } else {
-            id = e.id
-          }
-          prepared.push({
-            id,
-            seq: seq + prepared.length + 1,
-            event: event.unsafeWithId(e, id),
-            topics: publishOptions.topics,
-            target: publishOptions.target,
-            at: now
-          })
-        }
-        seq += prepared.length
-        lastNumber = next
-        for (const entry of prepared) history.append(entry)
-        history.evictOlderThan(now)
-        for (const entry of prepared) pubsub.unsafeOffer(entry)
-        const ids = prepared.map((entry) => entry.id)
-        if (key !== undefined) keys.set(key, ids, now)
-        return Effect.succeed({ ids, repeated: false })
       })
 
     const feed: SseHubBackend.Log["feed"] = (deliver) => {
@@ -138,17 +103,14 @@ const openMemory = (
       return Effect.asVoid(Effect.forkScoped(Effect.ensuring(loop, Deferred.succeed(stopped, undefined))))
     }
 
-    const log: SseHubBackend.Log = {
+    const opened: SseHubBackend.Log = {
       publish,
       resume: (lastEventId, topics) =>
         Effect.clockWith((clock) =>
-          Effect.sync(() => {
-            history.evictOlderThan(clock.unsafeCurrentTimeMillis())
-            return history.resume(lastEventId, topics)
-          })
+          Effect.sync(() => log.resume(lastEventId, topics, clock.unsafeCurrentTimeMillis()))
         ),
-      position: Effect.sync(() => cursor(seq)),
-      cursorOf: (id) => cursor(history.seqOf(id) ?? seq),
+      position: Effect.sync(() => cursor(log.position)),
+      cursorOf: (id) => cursor(log.positionOf(id)),
       after: (position) => {
         const seen = positionOf<number>(position)
         return (published) => published.seq > seen
@@ -162,7 +124,7 @@ const openMemory = (
         return Effect.zipRight(Deferred.await(stopped), PubSub.shutdown(pubsub))
       })
     }
-    return log
+    return opened
   })
 
 /** @internal */

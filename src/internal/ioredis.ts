@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import type { Redis, RedisOptions } from "ioredis"
 import * as Client from "../core/redisClient.js"
+import * as Log from "../core/redisLog.js"
 
 /** The ioredis client class, loaded when a Redis backend is built: the package is an optional peer. @internal */
 export const load: Effect.Effect<new(url: string, options: RedisOptions) => Redis> = Effect.tryPromise({
@@ -8,12 +9,7 @@ export const load: Effect.Effect<new(url: string, options: RedisOptions) => Redi
   catch: (cause) => cause
 }).pipe(
   Effect.map((module) => module.Redis),
-  Effect.orDieWith((cause) =>
-    new Error(
-      "effect-sse/SseHubRedis needs the ioredis package, which is not installed: run `npm install ioredis` " +
-        `(${cause instanceof Error ? cause.message : String(cause)})`
-    )
-  )
+  Effect.orDieWith(Log.missingClient)
 )
 
 /** @internal */

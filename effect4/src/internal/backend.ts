@@ -1,12 +1,12 @@
 /**
- * The in-process backend: one hub's log in memory, on the core's `History` and `IdempotencyWindow`.
+ * The in-process backend: one hub's log in memory, on the core's `MemoryLog` (shared with the Effect 3 line).
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as PubSub from "effect/PubSub"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
-import * as History from "../../../src/core/history.js"
+import * as Memory from "../../../src/core/memoryLog.js"
 import * as SseEvent from "../SseEvent.js"
 import * as SseHub from "../SseHub.js"
 import type * as SseHubBackend from "../SseHubBackend.js"
@@ -29,71 +29,40 @@ const openMemory = (
   options: SseHubBackend.OpenOptions
 ): Effect.Effect<SseHubBackend.Log, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const history = new History.History<SseEvent.SseEvent>(options.historySize, options.maxAge)
-    const keys = new History.IdempotencyWindow(options.idempotencyWindow)
     const pubsub = yield* Effect.acquireRelease(
       PubSub.unbounded<SseHubBackend.Published | typeof End>(),
       PubSub.shutdown
     )
     const subscription = yield* PubSub.subscribe(pubsub)
     const stopped = yield* Deferred.make<void>()
-    // Ids continue from the clock, so that ids of an earlier run of the process are never reused: an old id is
-    // then reported as lost instead of silently matching a different event.
-    const start = (yield* Effect.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe()))) * 1000
-    // The position of the last accepted event, consecutive (the history finds an id's successors by position);
-    // apart from it, the last number given as an id, which skips the numbers that given ids took.
-    let seq = start
-    let lastNumber = start
+    const log = new Memory.MemoryLog<SseEvent.SseEvent>(
+      options,
+      (yield* Effect.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe()))) * 1000
+    )
     let ended = false
 
     const publish: SseHubBackend.Log["publish"] = (events, publishOptions) =>
       Effect.clockWith((clock): Effect.Effect<SseHubBackend.Accepted, SseHub.PublishRejected> => {
-        const now = clock.currentTimeMillisUnsafe()
-        const key = publishOptions.idempotencyKey
-        if (key !== undefined) {
-          const seen = keys.get(key, now)
-          if (seen !== undefined) return Effect.succeed({ ids: seen, repeated: true })
+        // A number, or an id the event already carries (checked when it was set): never refused.
+        let refused: SseEvent.SseEventError | undefined = undefined
+        const withId = (e: SseEvent.SseEvent, id: string) => {
+          const result = SseEvent.withId(e, id)
+          if (Result.isSuccess(result)) return result.success
+          refused = result.failure
+          return undefined
         }
-        // The given ids first, so that a number the backend gives in this batch is none of them either.
-        const given = new Set<string>()
-        for (const e of events) {
-          if (e.id === undefined || e.id === "") continue
-          if (history.has(e.id) || given.has(e.id)) {
-            return Effect.fail(new SseHub.PublishRejected({ hub: name, reason: "DuplicateId", id: e.id }))
-          }
-          given.add(e.id)
+        const outcome = log.publish(events, publishOptions, clock.currentTimeMillisUnsafe(), withId)
+        switch (outcome._tag) {
+          case "Repeated":
+            return Effect.succeed({ ids: outcome.ids, repeated: true })
+          case "DuplicateId":
+            return Effect.fail(new SseHub.PublishRejected({ hub: name, reason: "DuplicateId", id: outcome.id }))
+          case "Refused":
+            return Effect.die(refused)
+          case "Accepted":
+            for (const entry of outcome.entries) PubSub.publishUnsafe(pubsub, entry)
+            return Effect.succeed({ ids: outcome.ids, repeated: false })
         }
-        const prepared: Array<SseHubBackend.Published> = []
-        let next = lastNumber
-        for (const e of events) {
-          let id: string
-          if (e.id === undefined || e.id === "") {
-            do next++
-            while (history.has(String(next)) || given.has(String(next)))
-            id = String(next)
-          } else {
-            id = e.id
-          }
-          // A number, or an id the event already carries (checked when it was set): never refused.
-          const withId = SseEvent.withId(e, id)
-          if (Result.isFailure(withId)) return Effect.die(withId.failure)
-          prepared.push({
-            id,
-            seq: seq + prepared.length + 1,
-            event: withId.success,
-            topics: publishOptions.topics,
-            target: publishOptions.target,
-            at: now
-          })
-        }
-        seq += prepared.length
-        lastNumber = next
-        for (const entry of prepared) history.append(entry)
-        history.evictOlderThan(now)
-        for (const entry of prepared) PubSub.publishUnsafe(pubsub, entry)
-        const ids = prepared.map((entry) => entry.id)
-        if (key !== undefined) keys.set(key, ids, now)
-        return Effect.succeed({ ids, repeated: false })
       })
 
     const feed: SseHubBackend.Log["feed"] = (deliver) => {
@@ -111,17 +80,14 @@ const openMemory = (
       return Effect.asVoid(Effect.forkScoped(Effect.ensuring(loop, Deferred.succeed(stopped, undefined))))
     }
 
-    const log: SseHubBackend.Log = {
+    const opened: SseHubBackend.Log = {
       publish,
       resume: (lastEventId, topics) =>
         Effect.clockWith((clock) =>
-          Effect.sync(() => {
-            history.evictOlderThan(clock.currentTimeMillisUnsafe())
-            return history.resume(lastEventId, topics)
-          })
+          Effect.sync(() => log.resume(lastEventId, topics, clock.currentTimeMillisUnsafe()))
         ),
-      position: Effect.sync(() => cursor(seq)),
-      cursorOf: (id) => cursor(history.seqOf(id) ?? seq),
+      position: Effect.sync(() => cursor(log.position)),
+      cursorOf: (id) => cursor(log.positionOf(id)),
       after: (position) => {
         const seen = positionOf<number>(position)
         return (published) => published.seq > seen
@@ -135,7 +101,7 @@ const openMemory = (
         return Deferred.await(stopped)
       })
     }
-    return log
+    return opened
   })
 
 /** @internal */

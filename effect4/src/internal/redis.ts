@@ -1,6 +1,6 @@
 /**
- * The Redis backend: one hub's log is a Redis Stream, on the core's layout (`src/core/redis.ts`) and client
- * helpers (`src/core/redisClient.ts`), shared with the Effect 3 line.
+ * The Redis backend: one hub's log is a Redis Stream, on the core's layout (`src/core/redis.ts`), client helpers
+ * (`src/core/redisClient.ts`) and log state (`src/core/redisLog.ts`), shared with the Effect 3 line.
  */
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -14,6 +14,7 @@ import type { Redis, RedisOptions } from "ioredis"
 import * as History from "../../../src/core/history.js"
 import * as Layout from "../../../src/core/redis.js"
 import * as Client from "../../../src/core/redisClient.js"
+import * as Log from "../../../src/core/redisLog.js"
 import * as SseEvent from "../SseEvent.js"
 import * as SseHub from "../SseHub.js"
 import * as SseHubBackend from "../SseHubBackend.js"
@@ -31,68 +32,24 @@ export const defaultReconnect: Schedule.Schedule<unknown> = Schedule.min([
 /** How long the reader's `XREAD` blocks waiting for new entries. */
 const blockMillis = 5000
 
-/** Our connection settings: commands fail at once while Redis is unreachable, instead of queueing. */
-const ours = (commandTimeout: number): Partial<RedisOptions> => ({
-  lazyConnect: true,
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 0,
-  commandTimeout
-})
-
 /** The ioredis client class, loaded when a Redis backend is built: the package is an optional peer. */
 const load: Effect.Effect<new(url: string, options: RedisOptions) => Redis> = Effect.tryPromise({
   try: () => import("ioredis"),
-  catch: (cause) => cause
+  catch: Log.missingClient
 }).pipe(
   Effect.map((module) => module.Redis),
-  Effect.mapError((cause) =>
-    new Error(
-      "effect-sse/SseHubRedis needs the ioredis package, which is not installed: run `npm install ioredis` " +
-        `(${cause instanceof Error ? cause.message : String(cause)})`
-    )
-  ),
   Effect.orDie
 )
 
-/**
- * One connection, with what the library needs around ioredis: every caller awaits the first connection attempt
- * (so that concurrent first commands do not fail while the socket opens), the last connection error is kept (it
- * says more than the failed command), and whether it ever connected.
- */
-class Connection {
-  private first: Promise<void> | undefined = undefined
-  lastError: unknown = undefined
-  everConnected = false
-  constructor(readonly redis: Redis) {
-    redis.on("error", (error: unknown) => {
-      this.lastError = error
-    })
-    redis.on("ready", () => {
-      this.everConnected = true
-      // An error of an earlier outage would otherwise be named as the cause of the next one.
-      this.lastError = undefined
-    })
-    // Redis going away closes the socket without an error, until the reconnection attempts fail.
-    redis.on("close", () => {
-      if (this.everConnected && this.lastError === undefined) this.lastError = Client.connectionClosed
-    })
-  }
-  get connected(): Effect.Effect<void> {
-    return Effect.promise(() => this.first ??= this.redis.connect().catch(() => undefined))
-  }
-  /** Runs a command; a failure keeps the command's error and the connection's last error. */
-  run<A>(command: () => Promise<A>): Effect.Effect<A, Client.CommandFailure> {
-    return Effect.andThen(
-      this.connected,
-      Effect.tryPromise({ try: command, catch: (cause) => Client.classify(cause, this.lastError, this.everConnected) })
-    )
-  }
-}
-
-/** A position handed out before the reader's first contact: when a subscriber joined, by this process's clock. */
-class Joined {
-  constructor(readonly at: number) {}
-}
+/** Runs a command once the connection's first attempt is over; a failure keeps what the connection knows. */
+const run = <A>(
+  connection: Log.Connection<Redis>,
+  command: () => Promise<A>
+): Effect.Effect<A, Client.CommandFailure> =>
+  Effect.andThen(
+    Effect.promise(() => connection.connected()),
+    Effect.tryPromise({ try: command, catch: (cause) => connection.failure(cause) })
+  )
 
 interface Settings {
   readonly url: string
@@ -103,25 +60,12 @@ interface Settings {
   readonly clockTolerance: number
 }
 
-const restored = (entries: ReadonlyArray<[string, Array<string>]>): Array<SseHubBackend.Published> => {
-  const out: Array<SseHubBackend.Published> = []
-  for (const [id, fields] of entries) {
-    const entry = Layout.restore(id, fields)
-    // `restore` checked the fields: an entry that is not an event of this hub is skipped, never delivered.
-    const event = entry === undefined ? undefined : SseEvent.fromFields(entry.fields)
-    if (entry !== undefined && event !== undefined && Result.isSuccess(event)) {
-      out.push({
-        id,
-        seq: 0,
-        event: event.success,
-        topics: entry.topics,
-        target: entry.target,
-        at: Layout.timeOf(id)
-      })
-    }
-  }
-  return out
-}
+/** The entries that are events of this hub; `fromFields` checked them again. */
+const restored = (entries: ReadonlyArray<Log.RawEntry>): Array<SseHubBackend.Published> =>
+  Log.restore(entries, (fields) => {
+    const event = SseEvent.fromFields(fields)
+    return Result.isSuccess(event) ? event.success : undefined
+  })
 
 /**
  * One hub's log in Redis: a Redis Stream is the log and the history. Publishes run one script (atomic, and
@@ -130,14 +74,15 @@ const restored = (entries: ReadonlyArray<[string, Array<string>]>): Array<SseHub
  */
 const openLog = (
   settings: Settings,
-  publisher: Connection,
+  publisher: Log.Connection<Redis>,
   name: string,
   options: SseHubBackend.OpenOptions
 ): Effect.Effect<SseHubBackend.Log, never, Scope.Scope> =>
   Effect.gen(function*() {
     const key = settings.prefix + name
+    const state = new Log.LogState(key, settings.clockTolerance)
     // The reader's commands wait for the block as well as for Redis: a blocking read is not an outage.
-    const reader = new Connection(
+    const reader = new Log.Connection(
       yield* Effect.acquireRelease(
         Effect.sync(() => settings.make({ commandTimeout: blockMillis + settings.commandTimeout })),
         (redis) => Effect.sync(() => redis.disconnect())
@@ -151,56 +96,29 @@ const openLog = (
         reason: reading ? "ReadFailed" : failure.sent ? "OutcomeUnknown" : "NotPublished",
         cause: `Redis at ${where}: ${failure.message}`
       })
-
-    // Where the reader starts, decided at its first contact with Redis: at the earliest position handed to a
-    // subscriber before then, so that one that joined or resumed while Redis was unreachable misses nothing, else
-    // at the newest entry. Once started, positions are the reader's own (`last`).
-    // - `required`: the earliest entry a resuming subscriber was handed (`cursorOf`);
-    // - `earliestJoin`: the earliest time (this process's clock) a subscriber joined (`position`). Only Redis's
-    //   clock can make it a stream id: `offset`, Redis's clock minus ours, is measured at the first contact.
-    let last: string | undefined = undefined
-    let required: string | undefined = undefined
-    let earliestJoin: number | undefined = undefined
-    let offset = 0
-    let lastPublished: string | undefined = undefined
     /** Set by `stop`: the reader ends instead of retrying on its closed connection. */
     let stopped = false
-    /** The stream id before every entry Redis added after a subscriber joined at `at` (our clock). */
-    const joinedAt = (at: number) => Layout.idAt(at + offset - settings.clockTolerance)
 
     const publish: SseHubBackend.Log["publish"] = (events, publishOptions) =>
       Effect.clockWith((clock) => {
-        const now = clock.currentTimeMillisUnsafe()
-        const args: Array<string> = [
-          String(options.historySize),
-          options.maxAge === undefined ? "" : Layout.idAt(now - options.maxAge),
-          String(options.idempotencyWindow),
-          String(events.length)
-        ]
-        const topics = publishOptions.topics === undefined ? "" : JSON.stringify(publishOptions.topics)
-        const target = publishOptions.target === undefined ? "" : JSON.stringify(publishOptions.target)
-        for (const e of events) args.push(Layout.store(e), topics, target)
-        const idempotency = publishOptions.idempotencyKey === undefined
-          ? ""
-          : `${key}:idempotency:${publishOptions.idempotencyKey}`
-        return publisher.run(() => Client.publish(publisher.redis, key, idempotency, args)).pipe(
+        const { args, idempotency } = state.publishArgs(
+          events,
+          options,
+          publishOptions,
+          clock.currentTimeMillisUnsafe()
+        )
+        return run(publisher, () => Client.publish(publisher.redis, key, idempotency, args)).pipe(
           Effect.mapError(unavailable(false)),
-          Effect.map(([repeated, joined]): SseHubBackend.Accepted => {
-            // No event, no id (`"".split(",")` would be one empty id).
-            if (joined === "") return { ids: [], repeated: repeated === 1 }
-            const ids = joined.split(",")
-            if (repeated !== 1) lastPublished = ids[ids.length - 1]
-            return { ids, repeated: repeated === 1 }
-          })
+          Effect.map(([repeated, joined]): SseHubBackend.Accepted => state.accepted(repeated, joined))
         )
       })
 
     const range = (start: string, end: string) =>
-      publisher.run(() => publisher.redis.xrange(key, start, end)).pipe(Effect.mapError(unavailable(true)))
+      run(publisher, () => publisher.redis.xrange(key, start, end)).pipe(Effect.mapError(unavailable(true)))
 
     const resume: SseHubBackend.Log["resume"] = (lastEventId, topics) =>
       Effect.gen(function*() {
-        const filter = (entries: ReadonlyArray<[string, Array<string>]>) =>
+        const filter = (entries: ReadonlyArray<Log.RawEntry>) =>
           restored(entries).filter((entry) => History.matches(topics, entry.topics))
         if (Layout.isStreamId(lastEventId)) {
           const exact = yield* range(lastEventId, lastEventId)
@@ -209,47 +127,28 @@ const openLog = (
         return { lost: true, entries: filter(yield* range("-", "+")) }
       })
 
-    /** Before the reader starts, every position handed out is one it must start at or before. */
-    const hold = (id: string): SseHubBackend.Cursor => {
-      if (last === undefined) required = Layout.minId(required, id)
-      return SseHubBackend.cursor(id)
-    }
-
     const position: SseHubBackend.Log["position"] = Effect.clockWith((clock) =>
-      Effect.sync(() => {
-        if (last !== undefined) return SseHubBackend.cursor(last)
-        const at = clock.currentTimeMillisUnsafe()
-        earliestJoin = earliestJoin === undefined ? at : Math.min(earliestJoin, at)
-        return SseHubBackend.cursor(new Joined(at))
-      })
+      Effect.sync(() => SseHubBackend.cursor(state.position(clock.currentTimeMillisUnsafe())))
     )
 
     const feed: SseHubBackend.Log["feed"] = (deliver) => {
-      const contact = reader.run(() =>
-        Promise.all([reader.redis.time(), reader.redis.xrevrange(key, "+", "-", "COUNT", 1)])
+      const contact = run(
+        reader,
+        () => Promise.all([reader.redis.time(), reader.redis.xrevrange(key, "+", "-", "COUNT", 1)])
       ).pipe(
         Effect.flatMap(([time, newest]) =>
           Effect.clockWith((clock) =>
-            Effect.sync(() => {
-              offset = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000) - clock.currentTimeMillisUnsafe()
-              const start = earliestJoin === undefined ? required : Layout.minId(required, joinedAt(earliestJoin))
-              const newestId = newest.length > 0 ? newest[0][0] : "0-0"
-              // Nothing lies between the newest entry and a later start: starting there waits for the same entries.
-              last = start === undefined ? newestId : Layout.minId(start, newestId)
-            })
+            Effect.sync(() => state.contacted(time, newest[0]?.[0], clock.currentTimeMillisUnsafe()))
           )
         )
       )
       const read = Effect.suspend(() =>
-        last === undefined ?
+        state.last === undefined ?
           contact :
-          reader.run(() => reader.redis.xread("COUNT", 1000, "BLOCK", blockMillis, "STREAMS", key, last!)).pipe(
+          run(reader, () => reader.redis.xread("COUNT", 1000, "BLOCK", blockMillis, "STREAMS", key, state.last!)).pipe(
             Effect.map((result) => {
-              if (result === null || result.length === 0) return
-              const entries = result[0][1]
-              if (entries.length === 0) return
-              last = entries[entries.length - 1][0]
-              const batch = restored(entries)
+              const entries = state.read(result)
+              const batch = entries === undefined ? [] : restored(entries)
               if (batch.length > 0) deliver(batch)
             })
           )
@@ -259,13 +158,13 @@ const openLog = (
       let failing = false
       const step = Effect.suspend(() =>
         !failing ? read : Effect.andThen(
-          reader.run(() => reader.redis.ping()),
+          run(reader, () => reader.redis.ping()),
           Effect.suspend(() => {
             failing = false
             return Effect.logInfo(
-              last === undefined
+              state.last === undefined
                 ? `effect-sse: hub "${name}" reached Redis at ${where}`
-                : `effect-sse: hub "${name}" reconnected to Redis at ${where}; resuming after ${last}`
+                : `effect-sse: hub "${name}" reconnected to Redis at ${where}; resuming after ${state.last}`
             )
           })
         )
@@ -288,9 +187,7 @@ const openLog = (
     }
 
     // Before stopping, read back what this process itself published (bounded), so that its own subscribers get it.
-    const behind = () =>
-      lastPublished !== undefined && (last === undefined || Layout.compareIds(last, lastPublished) < 0)
-    const caughtUp = Effect.sync(behind).pipe(
+    const caughtUp = Effect.sync(() => state.behind()).pipe(
       Effect.repeat({ schedule: Schedule.spaced("10 millis"), while: (stillBehind) => stillBehind }),
       Effect.timeout(Duration.millis(settings.commandTimeout)),
       Effect.ignore
@@ -300,12 +197,10 @@ const openLog = (
       publish,
       resume,
       position,
-      cursorOf: hold,
+      cursorOf: (id) => SseHubBackend.cursor(state.hold(id)),
       after: (cursor) => {
-        const seen = SseHubBackend.positionOf<string | Joined>(cursor)
-        if (typeof seen === "string") return (published) => Layout.compareIds(published.id, seen) > 0
-        // Asked once the reader has started (nothing is delivered before), so `offset` is known by then.
-        return (published) => Layout.compareIds(published.id, joinedAt(seen.at)) > 0
+        const after = state.after(SseHubBackend.positionOf<Log.Position>(cursor))
+        return (published) => after(published.id)
       },
       feed,
       // Stopping drops the reader; what other processes published stays in Redis for resumption.
@@ -343,7 +238,7 @@ const resolveSettings = (
         url: client.options.host === undefined
           ? "(your client)"
           : `redis://${client.options.host}:${client.options.port}`,
-        make: (overrides) => client.duplicate({ ...ours(commandTimeout), ...overrides })
+        make: (overrides) => client.duplicate({ ...Log.ownOptions(commandTimeout), ...overrides })
       }
     }
     const given = options?.url
@@ -358,7 +253,7 @@ const resolveSettings = (
     return {
       ...common,
       url,
-      make: (overrides) => new Redis(url, { ...options?.redis, ...ours(commandTimeout), ...overrides })
+      make: (overrides) => new Redis(url, { ...options?.redis, ...Log.ownOptions(commandTimeout), ...overrides })
     }
   })
 
@@ -366,7 +261,7 @@ const resolveSettings = (
 export const make = Effect.fn("SseHubRedis.make")(
   function*(options?: SseHubRedis.Options): Effect.fn.Return<SseHubBackend.Backend, Config.ConfigError, Scope.Scope> {
     const settings = yield* resolveSettings(options)
-    const publisher = new Connection(
+    const publisher = new Log.Connection(
       yield* Effect.acquireRelease(
         Effect.sync(() => settings.make({})),
         (redis) => Effect.sync(() => redis.disconnect())
