@@ -28,6 +28,7 @@ import type * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as ClientMessages from "../../src/core/clientMessages.js"
 import * as internal from "./internal/client.js"
 
 /**
@@ -58,25 +59,7 @@ export class SseClientError extends Data.TaggedError("SseClientError")<{
    * @since 1.0.0
    */
   override get message(): string {
-    const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    switch (this.reason) {
-      case "Request":
-        return `SseClient: the request to ${this.url} could not be made: ${cause}`
-      case "Transport":
-        return `SseClient: the connection to ${this.url} failed: ${cause}`
-      case "Status":
-        return `SseClient: ${this.url} answered with status ${this.status}, not 200`
-      case "ContentType":
-        return `SseClient: ${this.url} answered with Content-Type ${
-          this.contentType === undefined ? "(none)" : JSON.stringify(this.contentType)
-        }, not text/event-stream`
-      case "Parse":
-        return `SseClient: the event stream from ${this.url} could not be parsed: ${cause}`
-      case "Decode":
-        return `SseClient: the data of the "${this.eventType}" event with id ${
-          JSON.stringify(this.lastEventId)
-        } from ${this.url} does not match the schema: ${cause}`
-    }
+    return ClientMessages.errorMessage(this)
   }
 }
 

@@ -43,12 +43,11 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import * as Messages from "../../src/core/hubErrors.js"
 import * as Metrics from "../../src/core/metrics.js"
 import * as internal from "./internal/hub.js"
 import type * as SseEvent from "./SseEvent.js"
 import * as SseHubBackend from "./SseHubBackend.js"
-
-const describe = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
 /**
  * Raised by `publish` and `subscribe` once the hub has been shut down.
@@ -65,7 +64,7 @@ export class HubClosed extends Data.TaggedError("HubClosed")<{ readonly hub: str
    * @since 1.0.0
    */
   override get message(): string {
-    return `The SSE hub "${this.hub}" is shut down`
+    return Messages.closed(this.hub)
   }
 }
 
@@ -88,18 +87,7 @@ export class HubUnavailable extends Data.TaggedError("HubUnavailable")<{
    * @since 1.0.0
    */
   override get message(): string {
-    switch (this.reason) {
-      case "NotPublished":
-        return `The SSE hub "${this.hub}" cannot reach its backend; the events were not published: ${
-          describe(this.cause)
-        }`
-      case "OutcomeUnknown":
-        return `The SSE hub "${this.hub}" got no answer from its backend in time; the events may or may not have been published (publish them again with the same idempotency key): ${
-          describe(this.cause)
-        }`
-      case "ReadFailed":
-        return `The SSE hub "${this.hub}" cannot read its backend's history: ${describe(this.cause)}`
-    }
+    return Messages.unavailable(this.hub, this.reason, this.cause)
   }
 }
 
@@ -122,7 +110,7 @@ export class SubscriberDropped extends Data.TaggedError("SubscriberDropped")<{
    * @since 1.0.0
    */
   override get message(): string {
-    return `The subscriber fell more than ${this.bufferSize} events behind the SSE hub "${this.hub}" and was dropped`
+    return Messages.dropped(this.hub, this.bufferSize)
   }
 }
 
@@ -142,9 +130,7 @@ export class PublishRejected extends Data.TaggedError("PublishRejected")<{
    * @since 1.0.0
    */
   override get message(): string {
-    return `The SSE hub "${this.hub}" refused the event id ${
-      JSON.stringify(this.id)
-    }: it is already in the history (a repeated id would make resumption from it ambiguous)`
+    return Messages.rejected(this.hub, this.reason, this.id, undefined)
   }
 }
 

@@ -18,6 +18,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Take from "effect/Take"
+import * as ClientMessages from "../core/clientMessages.js"
 import * as LastEventId from "../core/lastEventId.js"
 import type * as SseClient from "../SseClient.js"
 import type * as SseParser from "../SseParser.js"
@@ -216,11 +217,7 @@ const run = <R = never>(
             const delay = Duration.sum(reconnectionTime, extra.value)
             yield* onState(State.Reconnecting({ cause: error, delay, attempt, lastEventId: state.lastEventId }))
             yield* Effect.logWarning(
-              error === undefined
-                ? `SseClient: ${url} ended the stream; reconnecting in ${Duration.format(delay)} (attempt ${attempt})`
-                : `SseClient: the connection to ${url} failed; reconnecting in ${
-                  Duration.format(delay)
-                } (attempt ${attempt})`,
+              ClientMessages.reconnecting(url, error !== undefined, Duration.format(delay), attempt),
               ...(error === undefined ? [] : [error])
             )
             // The reconnection time, then the schedule's extra wait, as the standard orders them.

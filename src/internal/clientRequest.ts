@@ -12,6 +12,7 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import * as ClientMessages from "../core/clientMessages.js"
 import type * as SseClient from "../SseClient.js"
 
 /** @internal */
@@ -31,27 +32,7 @@ export class SseClientError extends Data.TaggedError("SseClientError")<{
 }> {
   readonly [ErrorTypeId]: SseClient.ErrorTypeId = ErrorTypeId
   override get message(): string {
-    const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    switch (this.reason) {
-      case "Request":
-        return `SseClient: the request to ${this.url} could not be made: ${cause}`
-      case "Transport":
-        return `SseClient: the connection to ${this.url} failed: ${cause}`
-      case "Status":
-        return `SseClient: ${this.url} answered with status ${this.status}, not 200`
-      case "ContentType":
-        return `SseClient: ${this.url} answered with Content-Type ${
-          this.contentType === undefined ? "(none)" : JSON.stringify(this.contentType)
-        }, not text/event-stream`
-      case "Redirect":
-        return `SseClient: ${this.url} redirected too often: ${cause}`
-      case "Parse":
-        return `SseClient: the event stream from ${this.url} could not be parsed: ${cause}`
-      case "Decode":
-        return `SseClient: the data of the "${this.eventType}" event with id ${
-          JSON.stringify(this.lastEventId)
-        } from ${this.url} does not match the schema: ${cause}`
-    }
+    return ClientMessages.errorMessage(this)
   }
 }
 

@@ -20,6 +20,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as ClientMessages from "../../../src/core/clientMessages.js"
 import * as LastEventId from "../../../src/core/lastEventId.js"
 import * as CoreParser from "../../../src/core/parser.js"
 import type * as SseClient from "../SseClient.js"
@@ -214,11 +215,7 @@ export const run = <R, E, RE>(
       const delay = Duration.sum(reconnectionTime, extra.value)
       yield* onState(State.Reconnecting({ cause: error, delay, attempt, lastEventId: parser.lastEventId }))
       yield* Effect.logWarning(
-        error === undefined
-          ? `SseClient: ${url} ended the stream; reconnecting in ${Duration.format(delay)} (attempt ${attempt})`
-          : `SseClient: the connection to ${url} failed; reconnecting in ${
-            Duration.format(delay)
-          } (attempt ${attempt})`,
+        ClientMessages.reconnecting(url, error !== undefined, Duration.format(delay), attempt),
         ...(error === undefined ? [] : [error])
       )
       // The reconnection time, then the schedule's extra wait, as the standard orders them.
