@@ -139,8 +139,11 @@ export interface Http1Response extends Writable {
  * written to the socket land after everything it wrote, and its `end` (the last chunk) after them.
  */
 export class Http1Writer extends StreamWriter {
+  /** The response this writer was made with (the base class's writable, known here to be an HTTP/1.1 response). */
+  declare protected readonly target: Http1Response
+
   constructor(
-    private readonly response: Http1Response,
+    response: Http1Response,
     private readonly socket: Writable,
     highWaterMark?: number,
     /** The head is written (`writeHead`) but not sent: the first write sends it, through the response. */
@@ -169,7 +172,7 @@ export class Http1Writer extends StreamWriter {
   private sendHead(): void {
     if (!this.headPending) return
     this.headPending = false
-    this.response.flushHeaders?.()
+    this.target.flushHeaders?.()
   }
 
   override write(bytes: Uint8Array): void {
@@ -178,7 +181,7 @@ export class Http1Writer extends StreamWriter {
       // The response frames the chunk, and queues it after the head on the socket (corked until the next tick).
       this.headPending = false
       const before = this.socket.writableLength
-      this.response.write(bytes)
+      this.target.write(bytes)
       this.total += this.socket.writableLength - before
       return
     }

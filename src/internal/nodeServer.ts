@@ -77,8 +77,9 @@ class Http2StreamWriter extends StreamWriters.StreamWriter {
 const writerFor = (request: NodeRequest, highWaterMark: number): Writers.Writer => {
   const res = request.response
   if (isHttp2(request.source)) {
-    ;(res as Http2.Http2ServerResponse & { flushHeaders(): void }).flushHeaders()
-    return new Http2StreamWriter((res as Http2.Http2ServerResponse).stream, highWaterMark)
+    const h2 = res as Http2.Http2ServerResponse & { flushHeaders(): void }
+    h2.flushHeaders()
+    return new Http2StreamWriter(h2.stream, highWaterMark)
   }
   // The head goes out with the first bytes (the opening), in one write.
   return StreamWriters.Http1Writer.of(res as unknown as StreamWriters.Http1Response, highWaterMark, true)
