@@ -31,8 +31,8 @@ const retention = { historySize: 100, maxAge: undefined, idempotencyWindow: 60_0
 
 describe("MemoryLog", () => {
   it("numbers events without an id from the start, skipping numbers that given ids took", () => {
-    const log = new Memory.MemoryLog<Ev>(retention, 1000)
-    const first = log.publish([{ data: "a" }, { id: "1002", data: "b" }, { data: "c" }], {}, 0, setId)
+    const log = new Memory.MemoryLog<Ev>(retention, 1000, setId)
+    const first = log.publish([{ data: "a" }, { id: "1002", data: "b" }, { data: "c" }], {}, 0)
     expect(first._tag).toBe("Accepted")
     if (first._tag !== "Accepted") return
     expect(first.ids).toEqual(["1001", "1002", "1003"])
@@ -48,10 +48,10 @@ describe("MemoryLog", () => {
   })
 
   it("refuses an id already in the history, or carried twice in one publish, and changes nothing", () => {
-    const log = new Memory.MemoryLog<Ev>(retention, 0)
-    log.publish([{ id: "x", data: "a" }], {}, 0, setId)
-    expect(log.publish([{ data: "b" }, { id: "x", data: "c" }], {}, 0, setId)).toEqual({ _tag: "DuplicateId", id: "x" })
-    expect(log.publish([{ id: "y", data: "b" }, { id: "y", data: "c" }], {}, 0, setId)).toEqual({
+    const log = new Memory.MemoryLog<Ev>(retention, 0, setId)
+    log.publish([{ id: "x", data: "a" }], {}, 0)
+    expect(log.publish([{ data: "b" }, { id: "x", data: "c" }], {}, 0)).toEqual({ _tag: "DuplicateId", id: "x" })
+    expect(log.publish([{ id: "y", data: "b" }, { id: "y", data: "c" }], {}, 0)).toEqual({
       _tag: "DuplicateId",
       id: "y"
     })
@@ -60,18 +60,18 @@ describe("MemoryLog", () => {
   })
 
   it("a repeated idempotency key within the window returns the first ids and adds nothing; after it, publishes", () => {
-    const log = new Memory.MemoryLog<Ev>({ ...retention, idempotencyWindow: 1000 }, 0)
-    const first = log.publish([{ data: "a" }], { idempotencyKey: "k" }, 0, setId)
+    const log = new Memory.MemoryLog<Ev>({ ...retention, idempotencyWindow: 1000 }, 0, setId)
+    const first = log.publish([{ data: "a" }], { idempotencyKey: "k" }, 0)
     expect(first._tag === "Accepted" && first.ids).toEqual(["1"])
-    expect(log.publish([{ data: "a" }], { idempotencyKey: "k" }, 999, setId)).toEqual({ _tag: "Repeated", ids: ["1"] })
+    expect(log.publish([{ data: "a" }], { idempotencyKey: "k" }, 999)).toEqual({ _tag: "Repeated", ids: ["1"] })
     expect(log.position).toBe(1)
-    const later = log.publish([{ data: "a" }], { idempotencyKey: "k" }, 1001, setId)
+    const later = log.publish([{ data: "a" }], { idempotencyKey: "k" }, 1001)
     expect(later._tag === "Accepted" && later.ids).toEqual(["2"])
   })
 
   it("an event whose id withId refuses stops the publish before anything is kept", () => {
-    const log = new Memory.MemoryLog<Ev>(retention, 0)
-    const outcome = log.publish([{ data: "a" }, { data: "b" }], {}, 0, (e, id) => id === "2" ? undefined : setId(e, id))
+    const log = new Memory.MemoryLog<Ev>(retention, 0, (e, id) => id === "2" ? undefined : setId(e, id))
+    const outcome = log.publish([{ data: "a" }, { data: "b" }], {}, 0)
     expect(outcome).toEqual({ _tag: "Refused", id: "2" })
     expect(log.position).toBe(0)
     expect(log.history.has("1")).toBe(false)
@@ -83,10 +83,10 @@ describe("MemoryLog", () => {
       maxLength: 12
     })],
     ([batches]) => {
-      const log = new Memory.MemoryLog<Ev>(retention, 0)
+      const log = new Memory.MemoryLog<Ev>(retention, 0, setId)
       const accepted: Array<string> = []
       for (const batch of batches) {
-        const outcome = log.publish(batch.map((id) => ({ id, data: "x" })), {}, 0, setId)
+        const outcome = log.publish(batch.map((id) => ({ id, data: "x" })), {}, 0)
         if (outcome._tag === "Accepted") accepted.push(...outcome.ids)
       }
       expect(new Set(accepted).size).toBe(accepted.length)

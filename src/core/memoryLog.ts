@@ -31,7 +31,12 @@ export class MemoryLog<E extends { readonly id?: string | undefined }> {
   /** The last number given as an id: it skips the numbers that given ids took. */
   private lastNumber: number
 
-  constructor(retention: History.Retention, start: number) {
+  constructor(
+    retention: History.Retention,
+    start: number,
+    /** Sets an event's id (a number, or the id it carries); `undefined` if it refuses. */
+    private readonly withId: (event: E, id: string) => E | undefined
+  ) {
     this.history = new History.History<E>(retention.historySize, retention.maxAge)
     this.keys = new History.IdempotencyWindow(retention.idempotencyWindow)
     this.seq = start
@@ -55,16 +60,10 @@ export class MemoryLog<E extends { readonly id?: string | undefined }> {
   }
 
   /**
-   * Publishes `events` at `now`: each gets its own id or the next free number (`withId` sets it, `undefined`
-   * if it refuses), the entries join the history, and the idempotency key remembers their ids. Nothing changes
-   * unless the publish is accepted.
+   * Publishes `events` at `now`: each gets its own id or the next free number (set by `withId`), the entries
+   * join the history, and the idempotency key remembers their ids. Nothing changes unless the publish is accepted.
    */
-  publish(
-    events: ReadonlyArray<E>,
-    publishing: History.Publishing,
-    now: number,
-    withId: (event: E, id: string) => E | undefined
-  ): Outcome<E> {
+  publish(events: ReadonlyArray<E>, publishing: History.Publishing, now: number): Outcome<E> {
     const key = publishing.idempotencyKey
     if (key !== undefined) {
       const seen = this.keys.get(key, now)
@@ -88,7 +87,7 @@ export class MemoryLog<E extends { readonly id?: string | undefined }> {
       } else {
         id = e.id
       }
-      const event = withId(e, id)
+      const event = this.withId(e, id)
       if (event === undefined) return { _tag: "Refused", id }
       entries.push({
         id,

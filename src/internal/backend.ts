@@ -55,13 +55,14 @@ const openMemory = (
     const stopped = yield* Deferred.make<void>()
     const log = new Memory.MemoryLog<SseEvent.SseEvent>(
       options,
-      (yield* Effect.clockWith((clock) => clock.currentTimeMillis)) * 1000
+      (yield* Effect.clockWith((clock) => clock.currentTimeMillis)) * 1000,
+      event.unsafeWithId
     )
     let ended = false
 
     const publish: SseHubBackend.Log["publish"] = (events, publishOptions) =>
       Effect.clockWith((clock): Effect.Effect<SseHubBackend.Accepted, errors.PublishRejected> => {
-        const outcome = log.publish(events, publishOptions, clock.unsafeCurrentTimeMillis(), event.unsafeWithId)
+        const outcome = log.publish(events, publishOptions, clock.unsafeCurrentTimeMillis())
         switch (outcome._tag) {
           case "Repeated":
             return Effect.succeed({ ids: outcome.ids, repeated: true })

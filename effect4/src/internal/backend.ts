@@ -35,23 +35,23 @@ const openMemory = (
     )
     const subscription = yield* PubSub.subscribe(pubsub)
     const stopped = yield* Deferred.make<void>()
+    // A number, or an id the event already carries (checked when it was set): never refused.
+    let refused: SseEvent.SseEventError | undefined = undefined
     const log = new Memory.MemoryLog<SseEvent.SseEvent>(
       options,
-      (yield* Effect.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe()))) * 1000
+      (yield* Effect.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe()))) * 1000,
+      (e, id) => {
+        const result = SseEvent.withId(e, id)
+        if (Result.isSuccess(result)) return result.success
+        refused = result.failure
+        return undefined
+      }
     )
     let ended = false
 
     const publish: SseHubBackend.Log["publish"] = (events, publishOptions) =>
       Effect.clockWith((clock): Effect.Effect<SseHubBackend.Accepted, SseHub.PublishRejected> => {
-        // A number, or an id the event already carries (checked when it was set): never refused.
-        let refused: SseEvent.SseEventError | undefined = undefined
-        const withId = (e: SseEvent.SseEvent, id: string) => {
-          const result = SseEvent.withId(e, id)
-          if (Result.isSuccess(result)) return result.success
-          refused = result.failure
-          return undefined
-        }
-        const outcome = log.publish(events, publishOptions, clock.currentTimeMillisUnsafe(), withId)
+        const outcome = log.publish(events, publishOptions, clock.currentTimeMillisUnsafe())
         switch (outcome._tag) {
           case "Repeated":
             return Effect.succeed({ ids: outcome.ids, repeated: true })
