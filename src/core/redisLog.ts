@@ -81,16 +81,6 @@ export class Joined {
 /** Where a subscriber starts: after a stream id, or after what Redis added once it joined. */
 export type Position = string | Joined
 
-/** An entry read back that is an event of this hub. */
-export interface Entry<E> {
-  readonly id: string
-  readonly seq: 0
-  readonly event: E
-  readonly topics: ReadonlyArray<string> | undefined
-  readonly target: unknown
-  readonly at: number
-}
-
 /** An `XRANGE`/`XREAD` entry: its id and its flat field list. */
 export type RawEntry = [string, Array<string>]
 
@@ -101,8 +91,8 @@ export type RawEntry = [string, Array<string>]
 export const restore = <E>(
   entries: ReadonlyArray<RawEntry>,
   make: (fields: Fields.Fields) => E | undefined
-): Array<Entry<E>> => {
-  const out: Array<Entry<E>> = []
+): Array<History.Published<E>> => {
+  const out: Array<History.Published<E>> = []
   for (const [id, fields] of entries) {
     const entry = Layout.restore(id, fields)
     const event = entry === undefined ? undefined : make(entry.fields)
